@@ -1,0 +1,2 @@
+// Placeholder until the overfit example lands.
+int main() { return 0; }

@@ -1,0 +1,26 @@
+// CPU reference for the small utilities: y += alpha x (gradient accumulation) and fill.
+#include "kernels/cpu/cpu_ops.h"
+
+namespace sad::cpu {
+
+void axpy(float alpha, const Tensor& x, Tensor& y) {
+  dispatch_float(x.dtype(), [&]<typename T>(TypeTag<T>) {
+    const T* xp = x.data<T>();
+    T* yp = y.data<T>();
+    const T a = static_cast<T>(alpha);
+    int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) yp[i] += a * xp[i];
+  });
+}
+
+void fill(Tensor& t, float value) {
+  dispatch_float(t.dtype(), [&]<typename T>(TypeTag<T>) {
+    T* p = t.data<T>();
+    const T v = static_cast<T>(value);
+    int64_t n = t.numel();
+    for (int64_t i = 0; i < n; ++i) p[i] = v;
+  });
+}
+
+}  // namespace sad::cpu

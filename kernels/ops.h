@@ -1,0 +1,291 @@
+// The op interface: one typed params struct and one entry point per op (forward and
+// backward). Entry points validate shapes, dtypes and devices once (SAD_CHECK), then
+// call the CPU reference (kernels/cpu) or the CUDA version (kernels/cuda) of the op.
+// Nothing above kernels/ knows which device runs.
+//
+// Conventions
+// - Every tensor is contiguous NCHW. Outputs are allocated by the caller with the
+//   right shape, dtype and device; all tensors of one call share dtype and device.
+// - Backward entry points OVERWRITE their gradient outputs (never accumulate); an
+//   optional gradient output is a pointer that may be null ("not needed").
+// - Losses reduce to a one-element tensor of shape (1); their backward takes the
+//   upstream gradient as a one-element tensor `dloss` of shape (1), which lives on the
+//   device, so a training step never waits on the host.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "tensor/tensor.h"
+
+namespace sad::ops {
+
+// ---- Op table (ggml-style): every op has an id and a name; supports_op answers ----
+// ---- "not supported" instead of crashing.                                       ----
+enum class OpId : int {
+  Conv2d,
+  Gemm,
+  BatchNorm2d,
+  Unary,
+  Binary,
+  Concat,
+  Split,
+  UpsampleNearest,
+  ResizeBilinear,
+  AvgPool2d,
+  Reduce,
+  PointwiseLoss,
+  BceWithLogits,
+  Ssim,
+  FocalLoss,
+  Fusion,
+  KlSparsity,
+  Adam,
+  Axpy,
+  Fill,
+  Count
+};
+inline constexpr const char* kOpNames[] = {
+    "conv2d",         "gemm",        "batch_norm2d", "unary",     "binary",         "concat", "split",
+    "upsample_nearest", "resize_bilinear", "avg_pool2d", "reduce", "pointwise_loss", "bce_with_logits",
+    "ssim",           "focal_loss",  "fusion",       "kl_sparsity", "adam",        "axpy",   "fill"};
+static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpId::Count),
+              "kOpNames must name every OpId");
+inline const char* op_name(OpId id) { return kOpNames[static_cast<int>(id)]; }
+
+// Whether `device` can run `op` on `dtype` in this build (CUDA: float32 only, and only
+// when the backend was built and a GPU is present).
+bool supports_op(OpId op, Device device, DType dtype);
+
+// ---- conv2d -------------------------------------------------------------------------
+struct Conv2dParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+};
+// Output spatial size of a convolution: (in + 2 pad - k) / stride + 1.
+int64_t conv2d_out_size(int64_t in, int64_t k, int stride, int pad);
+void conv2d_forward(const Conv2dParams& p,
+                    const Tensor& inp,     // (N, Ci, H, W)
+                    const Tensor& weight,  // (Co, Ci, KH, KW)
+                    const Tensor* bias,    // (Co) or null
+                    Tensor& out);          // (N, Co, Ho, Wo)
+void conv2d_backward(const Conv2dParams& p,
+                     const Tensor& inp,     // (N, Ci, H, W)
+                     const Tensor& weight,  // (Co, Ci, KH, KW)
+                     const Tensor& dout,    // (N, Co, Ho, Wo)
+                     Tensor* dinp,          // (N, Ci, H, W) or null
+                     Tensor* dweight,       // (Co, Ci, KH, KW) or null
+                     Tensor* dbias);        // (Co) or null
+
+// ---- gemm: C = alpha * op(A) @ op(B) + beta * C --------------------------------------
+struct GemmParams {
+  bool trans_a = false, trans_b = false;
+  float alpha = 1.0f, beta = 0.0f;
+};
+void gemm(const GemmParams& p,
+          const Tensor& a,  // (M, K), or (K, M) when trans_a
+          const Tensor& b,  // (K, N), or (N, K) when trans_b
+          Tensor& c);       // (M, N)
+
+// ---- batch_norm2d ----------------------------------------------------------------------
+// Training: normalise with the batch statistics, write them (mean, 1/sqrt(var + eps),
+// biased var) to save_mean/save_invstd for backward, and update the running statistics
+// in place with the unbiased variance: r = (1 - momentum) r + momentum * stat
+// (PyTorch's convention). Eval: normalise with the running statistics; save_* are
+// filled with them so that backward works in both modes.
+struct BatchNormParams {
+  bool training = true;
+  float momentum = 0.1f;
+  float eps = 1e-5f;
+};
+void batch_norm2d_forward(const BatchNormParams& p,
+                          const Tensor& inp,     // (N, C, H, W)
+                          const Tensor& gamma,   // (C)
+                          const Tensor& beta,    // (C)
+                          Tensor& running_mean,  // (C), updated in training
+                          Tensor& running_var,   // (C), updated in training
+                          Tensor& out,           // (N, C, H, W)
+                          Tensor& save_mean,     // (C)
+                          Tensor& save_invstd);  // (C)
+void batch_norm2d_backward(const BatchNormParams& p,
+                           const Tensor& inp,          // (N, C, H, W)
+                           const Tensor& gamma,        // (C)
+                           const Tensor& save_mean,    // (C)
+                           const Tensor& save_invstd,  // (C)
+                           const Tensor& dout,         // (N, C, H, W)
+                           Tensor* dinp,               // (N, C, H, W) or null
+                           Tensor* dgamma,             // (C) or null
+                           Tensor* dbeta);             // (C) or null
+
+// ---- unary element-wise ---------------------------------------------------------------
+enum class UnaryKind : int {
+  Relu,       // max(x, 0)
+  LeakyRelu,  // x > 0 ? x : alpha x
+  Sigmoid,
+  Tanh,
+  Abs,        // backward: sign(x), 0 at 0
+  Affine,     // alpha x + beta
+  Softplus,   // log(1 + e^x), stable
+  Count
+};
+const char* unary_name(UnaryKind k);
+struct UnaryParams {
+  UnaryKind kind = UnaryKind::Relu;
+  float alpha = 0.0f;  // LeakyRelu slope, Affine scale
+  float beta = 0.0f;   // Affine shift
+};
+void unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out);  // same shapes
+// Backward gets both the input and the forward output (sigmoid and tanh use the output).
+void unary_backward(const UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout, Tensor& dinp);
+
+// ---- binary element-wise with broadcasting ----------------------------------------------
+// NumPy broadcasting over at most 4 dimensions: shapes are right-aligned and a
+// dimension of size 1 (or a missing one) broadcasts.
+enum class BinaryKind : int { Add, Sub, Mul, Count };
+const char* binary_name(BinaryKind k);
+struct BinaryParams {
+  BinaryKind kind = BinaryKind::Add;
+};
+Shape broadcast_shape(const Shape& a, const Shape& b);  // throws naming both shapes
+void binary_forward(const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out);
+// da/db have the shapes of a/b: the gradient is summed over broadcast dimensions.
+void binary_backward(const BinaryParams& p, const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da,
+                     Tensor* db);
+
+// ---- concat / split along one axis ------------------------------------------------------
+struct ConcatParams {
+  int axis = 1;  // 0: batch, 1: channels; any axis works
+};
+void concat(const ConcatParams& p, std::span<const Tensor> inputs, Tensor& out);
+// Inverse of concat: the outputs' sizes along the axis say where to cut.
+void split(const ConcatParams& p, const Tensor& inp, std::span<Tensor> outputs);
+
+// ---- nearest upsampling by an integer factor ---------------------------------------------
+struct UpsampleParams {
+  int scale = 2;
+};
+void upsample_nearest_forward(const UpsampleParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,sH,sW)*/);
+void upsample_nearest_backward(const UpsampleParams& p, const Tensor& dout /*(N,C,sH,sW)*/, Tensor& dinp /*(N,C,H,W)*/);
+
+// ---- bilinear resize (PyTorch's align_corners=False, no antialias) ----------------------
+struct ResizeParams {
+  bool align_corners = false;
+};
+void resize_bilinear_forward(const ResizeParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,Ho,Wo)*/);
+void resize_bilinear_backward(const ResizeParams& p, const Tensor& dout /*(N,C,Ho,Wo)*/, Tensor& dinp /*(N,C,H,W)*/);
+
+// ---- average pooling (box filter) ---------------------------------------------------------
+// count_include_pad = false averages only the window's pixels inside the image (the
+// image score's border rule in METHOD.md).
+struct AvgPoolParams {
+  int kernel = 3;
+  int stride = 1;
+  int pad = 1;
+  bool count_include_pad = false;
+};
+void avg_pool2d_forward(const AvgPoolParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,Ho,Wo)*/);
+void avg_pool2d_backward(const AvgPoolParams& p, const Tensor& dout /*(N,C,Ho,Wo)*/, Tensor& dinp /*(N,C,H,W)*/);
+
+// ---- reductions ---------------------------------------------------------------------------
+// axis < 0: reduce everything to shape (1). axis >= 0: reduce that axis, keeping it with
+// size 1 (e.g. mean over channels: (N,C,H,W) -> (N,1,H,W)). Accumulates in double.
+enum class ReduceKind : int { Sum, Mean };
+struct ReduceParams {
+  ReduceKind kind = ReduceKind::Sum;
+  int axis = -1;
+};
+Shape reduce_shape(const ReduceParams& p, const Shape& in);
+void reduce_forward(const ReduceParams& p, const Tensor& inp, Tensor& out);
+void reduce_backward(const ReduceParams& p, const Tensor& dout, Tensor& dinp);  // broadcast back
+
+// ---- MSE and L1 (mean over all elements) --------------------------------------------------
+enum class PointwiseLossKind : int { Mse, L1 };
+struct PointwiseLossParams {
+  PointwiseLossKind kind = PointwiseLossKind::Mse;
+};
+void pointwise_loss_forward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss /*(1)*/);
+void pointwise_loss_backward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b,
+                             const Tensor& dloss /*(1)*/, Tensor* da, Tensor* db);
+
+// ---- BCE with logits (mean), targets in [0, 1], stable log-sum-exp form -----------------
+void bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/);
+void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss /*(1)*/,
+                              Tensor& dlogits);
+
+// ---- SSIM map ---------------------------------------------------------------------------
+// Gaussian window (window, sigma), per channel, C1 = (k1 L)^2, C2 = (k2 L)^2.
+// same_size = true: zero padding window/2 (the residual map of METHOD.md, output H x W);
+// false: valid positions only (output (H-window+1) x (W-window+1)).
+struct SsimParams {
+  int window = 11;
+  float sigma = 1.5f;
+  float k1 = 0.01f, k2 = 0.03f;
+  float data_range = 2.0f;  // L: images live in [-1, 1]
+  bool same_size = true;
+};
+Shape ssim_map_shape(const SsimParams& p, const Shape& in);
+void ssim_forward(const SsimParams& p, const Tensor& x /*(N,C,H,W)*/, const Tensor& y /*(N,C,H,W)*/,
+                  Tensor& map /*(N,C,Ho,Wo)*/);
+void ssim_backward(const SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx, Tensor* dy);
+
+// ---- binary focal loss on logits (mean) -------------------------------------------------
+// FL = -[t (1-p)^gamma log p + (1-t) p^gamma log(1-p)], p = sigmoid(logit); with
+// alpha >= 0 the positive term is weighted alpha and the negative 1 - alpha.
+struct FocalParams {
+  float gamma = 2.0f;
+  float alpha = -1.0f;  // < 0: no class weighting
+};
+void focal_loss_forward(const FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/);
+void focal_loss_backward(const FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss,
+                         Tensor& dlogits);
+
+// ---- fusion: out = [a, b, |a - b|] along channels ---------------------------------------
+void fusion_forward(const Tensor& a /*(N,C,H,W)*/, const Tensor& b /*(N,C,H,W)*/, Tensor& out /*(N,3C,H,W)*/);
+// d|a-b|/da = sign(a - b), 0 where a == b.
+void fusion_backward(const Tensor& a, const Tensor& b, const Tensor& dout /*(N,3C,H,W)*/, Tensor* da, Tensor* db);
+
+// ---- kl_sparsity: the sparsity-prior loss L_S of METHOD.md, on logits ---------------------
+// weak_labels = true:  L = mean_b [ y_b (beta_kl KL(rho||rho^_b) + lambda_fit mean_ij (1-M) r)
+//                                   + (1 - y_b) mean_ij -log(1 - M) ]
+// weak_labels = false: L = mean_bij (1-M) r + beta_kl KL(rho || mean_bij M)
+// with M = sigmoid(l), rho^ clamped to [1e-6, 1 - 1e-6] (zero gradient where clamped).
+struct KlSparsityParams {
+  float rho = 0.03f;
+  float beta_kl = 1.0f;
+  float lambda_fit = 1.0f;
+  bool weak_labels = true;
+};
+// stats: per-image diagnostics (B, 4) = [rho^_b, KL_b, fit_b, neg_b]; with
+// weak_labels = false every row holds the batch-level rho^ and KL and the image's fit.
+void kl_sparsity_forward(const KlSparsityParams& p,
+                         const Tensor& logits,    // (B, 1, H, W)
+                         const Tensor& residual,  // (B, 1, H, W), no gradient
+                         const Tensor& labels,    // (B), weak labels in {0, 1}
+                         Tensor& loss,            // (1)
+                         Tensor& stats);          // (B, 4)
+void kl_sparsity_backward(const KlSparsityParams& p,
+                          const Tensor& logits,    // (B, 1, H, W)
+                          const Tensor& residual,  // (B, 1, H, W)
+                          const Tensor& labels,    // (B)
+                          const Tensor& stats,     // (B, 4) from forward
+                          const Tensor& dloss,     // (1)
+                          Tensor& dlogits);        // (B, 1, H, W)
+
+// ---- Adam over one flat arena (in place) --------------------------------------------------
+// m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// param -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)   (PyTorch's Adam)
+struct AdamParams {
+  float lr = 1e-3f;
+  float beta1 = 0.9f, beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // L2 added to the gradient, PyTorch's Adam convention
+  int64_t step = 1;           // t, 1-based, for bias correction
+};
+void adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v);  // same shapes
+
+// ---- small utilities ------------------------------------------------------------------
+void axpy(float alpha, const Tensor& x, Tensor& y);  // y += alpha x (same shapes)
+void fill(Tensor& t, float value);
+
+}  // namespace sad::ops
