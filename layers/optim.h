@@ -1,0 +1,61 @@
+// Parameters and gradients in one arena each, and Adam as one pass over the arena.
+// Building a ParameterArena moves every parameter's value into a slice of one flat
+// tensor and points its gradient at the matching slice of another, so zero_grad is one
+// fill and the optimizer step is one kernel launch, however many layers there are.
+#pragma once
+
+#include <vector>
+
+#include "autograd/variable.h"
+#include "kernels/ops.h"
+
+namespace sad {
+
+class ParameterArena {
+ public:
+  // All parameters must share one device and dtype. Each slice starts on a 16-element
+  // boundary (64 bytes in float32), so vectorised kernels see aligned rows; the padding
+  // holds zeros in both arenas and stays zero under Adam.
+  explicit ParameterArena(std::vector<Variable> params);
+  ParameterArena(const ParameterArena&) = delete;
+  ParameterArena& operator=(const ParameterArena&) = delete;
+
+  Tensor& data() { return data_; }  // (total)
+  Tensor& grad() { return grad_; }  // (total)
+  const std::vector<Variable>& parameters() const { return params_; }
+  int64_t total() const { return data_.numel(); }
+  void zero_grad() { grad_.zero_(); }
+
+ private:
+  std::vector<Variable> params_;
+  Tensor data_, grad_;
+};
+
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f, beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+};
+
+class Adam {
+ public:
+  Adam(ParameterArena& arena, const AdamConfig& cfg);
+  void step();  // one fused update of the whole arena
+  void zero_grad() { arena_.zero_grad(); }
+
+  // Optimizer state, for checkpoints.
+  int64_t steps() const { return step_; }
+  void set_steps(int64_t s) { step_ = s; }
+  Tensor& m() { return m_; }
+  Tensor& v() { return v_; }
+  AdamConfig& config() { return cfg_; }
+
+ private:
+  ParameterArena& arena_;
+  AdamConfig cfg_;
+  Tensor m_, v_;
+  int64_t step_ = 0;
+};
+
+}  // namespace sad

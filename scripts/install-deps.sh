@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs sparsead's build dependencies from Debian packages (idempotent: installs
+# only what is missing). The OpenMP build of OpenBLAS is chosen on purpose: BLAS and
+# our OpenMP loops then share one thread pool instead of oversubscribing the cores.
+set -euo pipefail
+
+packages=(cmake ninja-build g++ pkg-config libopenblas-openmp-dev doctest-dev libstb-dev libbenchmark-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all dependencies present"
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
