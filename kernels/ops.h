@@ -135,7 +135,8 @@ struct UnaryParams {
   float alpha = 0.0f;  // LeakyRelu slope, Affine scale
   float beta = 0.0f;   // Affine shift
 };
-void unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out);  // same shapes
+// out may alias inp (in-place); shapes are equal.
+void unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out);
 // Backward gets both the input and the forward output (sigmoid and tanh use the output).
 void unary_backward(const UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout, Tensor& dinp);
 

@@ -1,0 +1,86 @@
+// GAN losses and the residual evidence.
+#include "model/losses.h"
+
+namespace sad {
+
+ops::SsimParams ssim_loss_params() {
+  ops::SsimParams p;
+  p.same_size = false;
+  return p;
+}
+
+ops::SsimParams ssim_map_params() {
+  ops::SsimParams p;
+  p.same_size = true;  // zero padding 5: a map the size of the image
+  return p;
+}
+
+GeneratorLoss generator_loss(const Variable& x_hat, const Variable& x, const Variable& d_fake_logits,
+                             const GanLossWeights& w) {
+  Variable mse = mse_loss(x_hat, x);
+  Variable s = ssim(x_hat, x, ssim_loss_params());
+  Variable adv = bce_with_logits(d_fake_logits, Tensor::full(d_fake_logits.shape(), 1.0, d_fake_logits.dtype(),
+                                                             d_fake_logits.device()));
+  // l_mse MSE + l_ssim (1 - SSIM) + l_adv BCE, as one scalar graph.
+  Variable total = add(add(affine(mse, w.l_mse, 0.0f), affine(s, -w.l_ssim, w.l_ssim)), affine(adv, w.l_adv, 0.0f));
+  return {total, mse.data().item(), s.data().item(), adv.data().item()};
+}
+
+Variable discriminator_loss(const Variable& d_real_logits, const Variable& d_fake_logits) {
+  const Tensor& r = d_real_logits.data();
+  Variable real = bce_with_logits(d_real_logits, Tensor::full(r.shape(), 1.0, r.dtype(), r.device()));
+  const Tensor& f = d_fake_logits.data();
+  Variable fake = bce_with_logits(d_fake_logits, Tensor::full(f.shape(), 0.0, f.dtype(), f.device()));
+  return add(real, fake);
+}
+
+ResidualKind parse_residual_kind(const std::string& s) {
+  if (s == "l1") return ResidualKind::L1;
+  if (s == "ssim") return ResidualKind::Ssim;
+  SAD_CHECK(s == "mix", "residual_kind must be l1, ssim or mix, got '", s, "'");
+  return ResidualKind::Mix;
+}
+
+const char* residual_kind_name(ResidualKind k) {
+  return k == ResidualKind::L1 ? "l1" : k == ResidualKind::Ssim ? "ssim" : "mix";
+}
+
+Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKind kind, bool normalise) {
+  SAD_CHECK(x_tilde.shape() == x_hat.shape() && x_tilde.ndim() == 4, "residual_evidence: images ",
+            shape_str(x_tilde.shape()), " and ", shape_str(x_hat.shape()), " must be equal (B, C, S, S)");
+  const ops::ReduceParams channel_mean{ops::ReduceKind::Mean, 1};
+  Tensor out = Tensor::empty(ops::reduce_shape(channel_mean, x_tilde.shape()), x_tilde.dtype(), x_tilde.device());
+  Tensor l1, dssim;
+  if (kind != ResidualKind::Ssim) {
+    Tensor diff = empty_like(x_tilde);
+    ops::binary_forward({ops::BinaryKind::Sub}, x_tilde, x_hat, diff);
+    ops::unary_forward({ops::UnaryKind::Abs}, diff, diff);
+    l1 = empty_like(out);
+    ops::reduce_forward(channel_mean, diff, l1);
+  }
+  if (kind != ResidualKind::L1) {
+    Tensor map = empty_like(x_tilde);
+    ops::ssim_forward(ssim_map_params(), x_tilde, x_hat, map);
+    ops::unary_forward({ops::UnaryKind::Affine, -0.5f, 0.5f}, map, map);  // (1 - SSIM) / 2
+    dssim = empty_like(out);
+    ops::reduce_forward(channel_mean, map, dssim);
+  }
+  if (kind == ResidualKind::L1) {
+    out = l1;
+  } else if (kind == ResidualKind::Ssim) {
+    out = dssim;
+  } else {
+    ops::unary_forward({ops::UnaryKind::Affine, 0.5f, 0.0f}, l1, out);
+    ops::axpy(0.5f, dssim, out);
+  }
+  if (normalise) {
+    Tensor m = Tensor::empty({1}, out.dtype(), out.device());
+    ops::reduce_forward({ops::ReduceKind::Mean, -1}, out, m);
+    // One host read per batch: the scale is a scalar of the affine op.
+    double scale = 1.0 / (m.item() + 1e-6);
+    ops::unary_forward({ops::UnaryKind::Affine, static_cast<float>(scale), 0.0f}, out, out);
+  }
+  return out;
+}
+
+}  // namespace sad
