@@ -1,0 +1,70 @@
+// The full configuration of a sparsead model: every option METHOD.md names, with its
+// default, in one table that drives JSON (the model file's `config`), `--set key=value`,
+// `--config FILE` and `sparsead info`. Presets: `cpu` (S=128, w=16) and `paper`
+// (S=256, w=32), batch 16 both.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tensor/json.h"
+
+namespace sad {
+
+inline constexpr int kModelFormatVersion = 1;
+
+struct Config {
+  // ---- shape and run ----
+  std::string preset = "cpu";
+  int64_t image_size = 128;  // S
+  int64_t channels = 0;      // C: 1 or 3; 0 = decided from the training images
+  int64_t width = 16;        // w
+  int64_t batch = 16;
+  std::string mode = "sparse-kl";  // sparse-kl | residual | mask-supervised
+  int64_t seed = 0;
+  int64_t epochs_gan = 60;
+  int64_t epochs_seg = 20;
+  // ---- training-time perturbation ----
+  double p_perturb = 0.5;
+  // ---- phase 1: G and D ----
+  double l_mse = 1.0, l_ssim = 1.0, l_adv = 0.05;
+  double lr_g = 2e-4, lr_d = 2e-4, gan_beta1 = 0.5, gan_beta2 = 0.999;
+  // ---- phase 2: S ----
+  double rho = 0.03, beta_kl = 1.0, lambda_fit = 1.0;
+  bool weak_labels = true;
+  std::string residual_kind = "mix";  // l1 | ssim | mix
+  double lr_s = 1e-3, seg_beta1 = 0.9, seg_beta2 = 0.999;
+  double focal_gamma = 2.0;  // mask-supervised ablation
+  // ---- conventions ----
+  double bn_momentum = 0.1, bn_eps = 1e-5, adam_eps = 1e-8;
+  // ---- scoring ----
+  double val_fraction = 0.1;
+  double residual_sigma = 2.0;  // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
+  // Set by training on the validation images (normalised scores: 0.5 = threshold).
+  double image_threshold = 0.5, image_score_min = 0.0, image_score_max = 1.0;
+  double pixel_threshold = 0.5, pixel_score_min = 0.0, pixel_score_max = 1.0;
+  // ---- provenance ----
+  std::string commit = "unknown";
+  std::string dataset_digest = "";
+
+  // Keys the user set explicitly (so derived defaults do not override them).
+  std::set<std::string> explicit_keys;
+
+  // A preset's shape and batch: "cpu" or "paper".
+  void apply_preset(const std::string& name);
+  // key=value from the command line or a config file; errors name the key.
+  void set(const std::string& key, const std::string& value);
+  // Derived defaults (weak_labels=false: beta_kl 10, rho 0.02; residual_sigma scaled
+  // with S) and validation of every field; call once before training.
+  void finalise();
+
+  Json to_json() const;
+  // Strict: unknown keys and a format_version other than ours are errors naming `source`.
+  static Config from_json(const Json& j, const std::string& source);
+  // All option names (for --help and error hints).
+  static std::vector<std::string> keys();
+};
+
+}  // namespace sad
