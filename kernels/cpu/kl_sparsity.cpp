@@ -1,0 +1,152 @@
+// CPU reference for kl_sparsity, the sparsity-prior loss L_S of METHOD.md, on the
+// segmentation logits l (B, 1, H, W), with M = sigmoid(l):
+//   rho^_b = mean_ij M_bij, clamped to [1e-6, 1 - 1e-6] for the KL only
+//   KL_b   = KL(rho || rho^_b) = rho log(rho / rho^_b) + (1 - rho) log((1 - rho) / (1 - rho^_b))
+//   fit_b  = mean_ij (1 - M_bij) r_bij        neg_b = mean_ij -log(1 - M_bij) = mean_ij softplus(l_bij)
+//   weak_labels = true:  L = mean_b [ y_b (beta_kl KL_b + lambda_fit fit_b) + (1 - y_b) neg_b ]
+//   weak_labels = false: L = mean_bij (1 - M) r + beta_kl KL(rho || mean_bij M)   (labels ignored)
+// 1 - M is sigmoid(-l) and -log(1 - M) is softplus(l), never 1 - M by subtraction, so
+// logits of any size give finite values and exact gradients.
+//
+// stats (B, 4) = [rho^_b, KL_b, fit_b, neg_b]. The first column holds the mean activation
+// BEFORE the clamp (the diagnostic worth printing, 2e-9 rather than 1e-6), so backward can
+// tell exactly whether the clamp was active; KL_b is computed from the clamped value. With
+// weak_labels = false every row holds the batch-level rho^ and KL, and the image's own fit
+// and neg. Backward reads rho^ from stats instead of reducing the logits a second time.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/cpu_ops.h"
+
+namespace sad::cpu {
+
+namespace {
+
+constexpr double kRhoLo = 1e-6, kRhoHi = 1.0 - 1e-6;
+
+double sigmoid(double x) {
+  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
+  double e = std::exp(x);
+  return e / (1.0 + e);
+}
+double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
+
+double kl_bernoulli(double rho, double q) {
+  return rho * std::log(rho / q) + (1 - rho) * std::log((1 - rho) / (1 - q));
+}
+// dKL(rho || q)/dq at the clamped q, and 0 where the clamp is active (raw q outside the
+// bounds): the clamped value does not move with the logits there.
+double kl_slope(double rho, double raw_q) {
+  if (raw_q < kRhoLo || raw_q > kRhoHi) return 0.0;
+  return -rho / raw_q + (1 - rho) / (1 - raw_q);
+}
+
+}  // namespace
+
+void kl_sparsity_forward(const ops::KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
+                         const Tensor& labels, Tensor& loss, Tensor& stats) {
+  dispatch_float(logits.dtype(), [&]<typename T>(TypeTag<T>) {
+    const T* l = logits.data<T>();    // (B, 1, H, W)
+    const T* r = residual.data<T>();  // (B, 1, H, W)
+    const T* y = labels.data<T>();    // (B)
+    T* st = stats.data<T>();          // (B, 4)
+    const int64_t nb = logits.dim(0), hw = logits.dim(2) * logits.dim(3);
+    const double rho = p.rho, beta = p.beta_kl, lambda = p.lambda_fit;
+
+    // Pass 1, per image (independent, so the image loop may run in parallel): the sums
+    // of M, (1 - M) r and softplus(l), each in a sequential double accumulator.
+    std::vector<double> sum_m(nb), sum_fit(nb), sum_neg(nb);
+#pragma omp parallel for schedule(static) if (nb > 1 && nb * hw > 32768)
+    for (int64_t b = 0; b < nb; ++b) {
+      double sm = 0, sf = 0, sn = 0;
+      for (int64_t k = 0; k < hw; ++k) {
+        const double li = l[b * hw + k];
+        sm += sigmoid(li);
+        sf += sigmoid(-li) * static_cast<double>(r[b * hw + k]);
+        sn += softplus(li);
+      }
+      sum_m[b] = sm;
+      sum_fit[b] = sf;
+      sum_neg[b] = sn;
+    }
+
+    // Pass 2: the per-image terms and the loss, in image order.
+    const double n = static_cast<double>(hw);
+    double total = 0;
+    if (p.weak_labels) {
+      for (int64_t b = 0; b < nb; ++b) {
+        const double raw = sum_m[b] / n, fit = sum_fit[b] / n, neg = sum_neg[b] / n;
+        const double kl = kl_bernoulli(rho, std::clamp(raw, kRhoLo, kRhoHi));
+        const double yb = y[b];
+        total += yb * (beta * kl + lambda * fit) + (1 - yb) * neg;
+        st[b * 4 + 0] = static_cast<T>(raw);
+        st[b * 4 + 1] = static_cast<T>(kl);
+        st[b * 4 + 2] = static_cast<T>(fit);
+        st[b * 4 + 3] = static_cast<T>(neg);
+      }
+      total /= static_cast<double>(nb);
+    } else {
+      double all_m = 0, all_fit = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        all_m += sum_m[b];
+        all_fit += sum_fit[b];
+      }
+      const double count = n * static_cast<double>(nb);
+      const double raw = all_m / count;
+      const double kl = kl_bernoulli(rho, std::clamp(raw, kRhoLo, kRhoHi));
+      total = all_fit / count + beta * kl;
+      for (int64_t b = 0; b < nb; ++b) {
+        st[b * 4 + 0] = static_cast<T>(raw);
+        st[b * 4 + 1] = static_cast<T>(kl);
+        st[b * 4 + 2] = static_cast<T>(sum_fit[b] / n);
+        st[b * 4 + 3] = static_cast<T>(sum_neg[b] / n);
+      }
+    }
+    loss.data<T>()[0] = static_cast<T>(total);
+  });
+}
+
+// dL/dl_ij, with dM/dl = M (1 - M) = sigmoid(l) sigmoid(-l) =: s, and d rho^_b/dl_bij = s / HW:
+//   weak_labels = true, image b:
+//     dL/dl = (dloss / B) [ y_b (beta_kl KL'(rho^_b) s / HW - lambda_fit r s / HW) + (1 - y_b) M / HW ]
+//   weak_labels = false:
+//     dL/dl = dloss [ -r s + beta_kl KL'(rho^) s ] / (B HW)
+// with KL'(q) = dKL(rho || q)/dq = -rho / q + (1 - rho) / (1 - q), and KL' = 0 where the
+// clamp is active. d fit/dl = -r s (through 1 - M); d softplus(l)/dl = M.
+void kl_sparsity_backward(const ops::KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
+                          const Tensor& labels, const Tensor& stats, const Tensor& dloss, Tensor& dlogits) {
+  dispatch_float(logits.dtype(), [&]<typename T>(TypeTag<T>) {
+    const T* l = logits.data<T>();    // (B, 1, H, W)
+    const T* r = residual.data<T>();  // (B, 1, H, W)
+    const T* y = labels.data<T>();    // (B)
+    const T* st = stats.data<T>();    // (B, 4) from forward
+    T* dl = dlogits.data<T>();        // (B, 1, H, W)
+    const int64_t nb = logits.dim(0), hw = logits.dim(2) * logits.dim(3);
+    const double rho = p.rho, beta = p.beta_kl, lambda = p.lambda_fit;
+    const double scale = static_cast<double>(dloss.data<T>()[0]) / (static_cast<double>(nb) * hw);
+#pragma omp parallel for schedule(static) if (nb * hw > 32768)
+    for (int64_t b = 0; b < nb; ++b) {
+      // Per-image weights of s, of r s and of M in dL/dl (before the common scale).
+      const double kl_w = beta * kl_slope(rho, static_cast<double>(st[b * 4 + 0]));
+      double w_s, w_rs, w_m;
+      if (p.weak_labels) {
+        const double yb = y[b];
+        w_s = yb * kl_w;
+        w_rs = -yb * lambda;
+        w_m = 1 - yb;
+      } else {
+        w_s = kl_w;
+        w_rs = -1.0;
+        w_m = 0.0;
+      }
+      for (int64_t k = 0; k < hw; ++k) {
+        const int64_t i = b * hw + k;
+        const double li = l[i], m = sigmoid(li), s = m * sigmoid(-li);
+        dl[i] = static_cast<T>(scale * (w_s * s + w_rs * static_cast<double>(r[i]) * s + w_m * m));
+      }
+    }
+  });
+}
+
+}  // namespace sad::cpu
