@@ -70,30 +70,6 @@ class SsimMapNode final : public Node {
   Tensor x, y;  // (N, C, H, W)
 };
 
-// ssim = mean of the map, in one Node: backward hands dloss / numel(map) to every map
-// position. The mean is taken on the host, in double, because the reduce op lands in
-// parallel with this file; on a GPU that costs one small device-to-host copy per call
-// (forward and backward), which ops::reduce_forward/reduce_backward (Mean) will remove.
-class SsimMeanNode final : public Node {
- public:
-  const char* name() const override { return "ssim"; }
-  std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    Tensor dmap = Tensor::full(ops::ssim_map_shape(p, x.shape()), g[0].item() / static_cast<double>(map_numel),
-                               x.dtype(), x.device());
-    Tensor dx = detail::grad_buffer(*this, 0, x), dy = detail::grad_buffer(*this, 1, y);
-    ops::ssim_backward(p, x, y, dmap, detail::ptr_or_null(dx), detail::ptr_or_null(dy));
-    return {dx, dy};
-  }
-  void release() override {
-    x = {};
-    y = {};
-  }
-
-  ops::SsimParams p;
-  Tensor x, y;  // (N, C, H, W)
-  int64_t map_numel = 0;
-};
-
 class FocalLossNode final : public Node {
  public:
   const char* name() const override { return "focal_loss"; }
@@ -137,20 +113,8 @@ Variable ssim_map(const Variable& x, const Variable& y, const ops::SsimParams& p
   return Variable::make_output(map, n, 0);
 }
 
-Variable ssim(const Variable& x, const Variable& y, const ops::SsimParams& p) {
-  Tensor map = Tensor::empty(ops::ssim_map_shape(p, x.shape()), x.dtype(), x.device());
-  ops::ssim_forward(p, x.data(), y.data(), map);
-  double sum = 0;  // in order, in double: the same value whatever the thread count
-  for (double v : map.to_vector_f64()) sum += v;
-  Tensor loss = Tensor::scalar(sum / static_cast<double>(map.numel()), x.dtype(), x.device());
-  if (!any_requires_grad({&x, &y})) return Variable(loss);
-  auto n = detail::make_node<SsimMeanNode>({&x, &y});
-  n->p = p;
-  n->x = x.data();
-  n->y = y.data();
-  n->map_numel = map.numel();
-  return Variable::make_output(loss, n, 0);
-}
+// The mean of the map through the reduce op: stays on the device, no host round trip.
+Variable ssim(const Variable& x, const Variable& y, const ops::SsimParams& p) { return mean(ssim_map(x, y, p)); }
 
 Variable focal_loss(const Variable& logits, const Tensor& target, const ops::FocalParams& p) {
   Tensor loss = Tensor::empty({1}, logits.dtype(), logits.device());
