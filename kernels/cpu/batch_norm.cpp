@@ -1,0 +1,114 @@
+// CPU reference for batch_norm2d: per-channel normalisation over (N, H, W), PyTorch's
+// conventions (biased variance to normalise, unbiased variance in the running estimate,
+// r = (1 - momentum) r + momentum * stat), so golden checks against PyTorch match.
+// Statistics and gradient sums accumulate in double; channels are independent, so the
+// OpenMP loop over channels does not change any summation order.
+#include <cmath>
+
+#include "kernels/cpu/cpu_ops.h"
+
+namespace sad::cpu {
+
+void batch_norm2d_forward(const ops::BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                          Tensor& running_mean, Tensor& running_var, Tensor& out, Tensor& save_mean,
+                          Tensor& save_invstd) {
+  const int64_t N = inp.dim(0), C = inp.dim(1), HW = inp.dim(2) * inp.dim(3);
+  const int64_t M = N * HW;  // values per channel
+  dispatch_float(inp.dtype(), [&]<typename T>(TypeTag<T>) {
+    const T* x = inp.data<T>();  // (N, C, HW)
+    const T* g = gamma.data<T>();
+    const T* b = beta.data<T>();
+    T* rm = running_mean.data<T>();
+    T* rv = running_var.data<T>();
+    T* y = out.data<T>();  // (N, C, HW)
+    T* sm = save_mean.data<T>();
+    T* si = save_invstd.data<T>();
+    const double momentum = p.momentum, eps = p.eps;
+#pragma omp parallel for schedule(static) if (N * C * HW > 32768)
+    for (int64_t c = 0; c < C; ++c) {
+      double mean, var;
+      if (p.training) {
+        double s = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = x + (n * C + c) * HW;
+          for (int64_t i = 0; i < HW; ++i) s += xr[i];
+        }
+        mean = s / static_cast<double>(M);
+        // Two passes: sum (x - mean)^2 does not cancel catastrophically like E[x^2] - mean^2.
+        double ss = 0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = x + (n * C + c) * HW;
+          for (int64_t i = 0; i < HW; ++i) {
+            double d = xr[i] - mean;
+            ss += d * d;
+          }
+        }
+        var = ss / static_cast<double>(M);  // biased: used to normalise
+        double unbiased = ss / static_cast<double>(M - 1);
+        rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean);
+        rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
+      } else {
+        mean = rm[c];
+        var = rv[c];
+      }
+      const double invstd = 1.0 / std::sqrt(var + eps);
+      const double scale = g[c] * invstd;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xr = x + (n * C + c) * HW;
+        T* yr = y + (n * C + c) * HW;
+        for (int64_t i = 0; i < HW; ++i) yr[i] = static_cast<T>((xr[i] - mean) * scale + b[c]);
+      }
+      sm[c] = static_cast<T>(mean);
+      si[c] = static_cast<T>(invstd);
+    }
+  });
+}
+
+void batch_norm2d_backward(const ops::BatchNormParams& p, const Tensor& inp, const Tensor& gamma,
+                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout, Tensor* dinp,
+                           Tensor* dgamma, Tensor* dbeta) {
+  const int64_t N = inp.dim(0), C = inp.dim(1), HW = inp.dim(2) * inp.dim(3);
+  const double M = static_cast<double>(N * HW);
+  dispatch_float(inp.dtype(), [&]<typename T>(TypeTag<T>) {
+    const T* x = inp.data<T>();    // (N, C, HW)
+    const T* dy = dout.data<T>();  // (N, C, HW)
+    const T* g = gamma.data<T>();
+    const T* sm = save_mean.data<T>();
+    const T* si = save_invstd.data<T>();
+    T* dx = dinp ? dinp->data<T>() : nullptr;  // (N, C, HW)
+    T* dg = dgamma ? dgamma->data<T>() : nullptr;
+    T* db = dbeta ? dbeta->data<T>() : nullptr;
+#pragma omp parallel for schedule(static) if (N * C * HW > 32768)
+    for (int64_t c = 0; c < C; ++c) {
+      const double mean = sm[c], invstd = si[c];
+      // sum dy and sum dy * xhat, with xhat = (x - mean) invstd.
+      double sdy = 0, sdyx = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xr = x + (n * C + c) * HW;
+        const T* dyr = dy + (n * C + c) * HW;
+        for (int64_t i = 0; i < HW; ++i) {
+          sdy += dyr[i];
+          sdyx += dyr[i] * ((xr[i] - mean) * invstd);
+        }
+      }
+      if (db) db[c] = static_cast<T>(sdy);
+      if (dg) dg[c] = static_cast<T>(sdyx);
+      if (!dx) continue;
+      const double scale = g[c] * invstd;
+      // Training: mean and variance depend on every x of the channel, which adds
+      // -mean(dy) - xhat mean(dy xhat) to dy. Eval: the statistics are constants.
+      const double mdy = p.training ? sdy / M : 0.0, mdyx = p.training ? sdyx / M : 0.0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xr = x + (n * C + c) * HW;
+        const T* dyr = dy + (n * C + c) * HW;
+        T* dxr = dx + (n * C + c) * HW;
+        for (int64_t i = 0; i < HW; ++i) {
+          const double xhat = (xr[i] - mean) * invstd;
+          dxr[i] = static_cast<T>(scale * (dyr[i] - mdy - xhat * mdyx));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace sad::cpu
