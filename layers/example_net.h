@@ -21,7 +21,7 @@ struct FixedBatchResult {
 };
 
 // Trains make_example_net() with Adam (lr 1e-2) on one fixed random batch
-// x (4, 3, 12, 13) -> y (4, 1, 12, 13) with MSE; everything derives from `seed`.
+// x (4, 3, 12, 14) -> y (4, 1, 12, 14) with MSE; everything derives from `seed`.
 // on_step(step, loss) is called after each step when given.
 FixedBatchResult train_fixed_batch(uint64_t seed, int steps, Device device = Device::cpu(),
                                    const std::function<void(int, double)>& on_step = {});

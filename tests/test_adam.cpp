@@ -96,7 +96,7 @@ TEST_CASE("adam_step: three steps match the formula in double") {
   run_three_steps(decay, DType::F32, 1e-6, 1e-6, "f32 weight decay");
 }
 
-TEST_CASE("adam_step: same seed and steps give bit-identical parameters, any thread count") {
+TEST_CASE("adam_step: same seed and steps give bit-identical parameters / any thread count") {
   // 40000 parameters: enough for the parallel path.
   auto train = [](uint64_t seed) {
     const Shape shape{40000};

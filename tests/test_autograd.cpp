@@ -48,7 +48,7 @@ TEST_CASE("autograd: detach and no-grad scopes stop the graph") {
   CHECK_FALSE(affine(c, 2, 0).requires_grad());
 }
 
-TEST_CASE("autograd: backward twice through one graph is an error; the graph is freed") {
+TEST_CASE("autograd: backward twice through one graph is an error - the graph is freed") {
   Variable x = leaf({1, 2});
   Variable h = sigmoid(x);
   Variable y = sum(h);
@@ -60,7 +60,7 @@ TEST_CASE("autograd: backward twice through one graph is an error; the graph is 
   CHECK(h.grad_fn()->next.empty());
 }
 
-TEST_CASE("autograd: backward needs a scalar or a seed, and something to differentiate") {
+TEST_CASE("autograd: backward needs a scalar or a seed / and something to differentiate") {
   Variable x = leaf({1, 2});
   Variable y = affine(x, 3, 0);
   CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("needs a one-element output"), Error);

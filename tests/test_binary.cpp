@@ -73,7 +73,7 @@ NaiveBinary naive_binary(ops::BinaryKind k, const Tensor& a, const Tensor& b, co
 
 }  // namespace
 
-TEST_CASE("binary forward: hand-computed (2, 3) with (3)") {
+TEST_CASE("binary forward: hand-computed (2 / 3) with (3)") {
   Variable a(Tensor::from_vector_f64({1, 2, 3, 4, 5, 6}, {2, 3}));
   Variable b(Tensor::from_vector_f64({10, 20, 30}, {3}));
   check_close(add(a, b).data().to_vector_f64(), {11, 22, 33, 14, 25, 36}, 0, 0, "add");
@@ -155,7 +155,7 @@ TEST_CASE("binary gradients: finite differences (float64)") {
   gradcheck("add x+x", [](auto& v) { return add(v[0], v[0]); }, {x}, {true});
 }
 
-TEST_CASE("binary: shapes that do not broadcast throw, naming both shapes") {
+TEST_CASE("binary: shapes that do not broadcast throw / naming both shapes") {
   Variable a(Tensor::zeros({2, 3, 5, 7}, DType::F64)), b(Tensor::zeros({2, 5, 1}, DType::F64));
   CHECK_THROWS_AS(add(a, b), sad::Error);
   try {

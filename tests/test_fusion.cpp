@@ -19,7 +19,7 @@ TEST_CASE("fusion forward: hand-computed") {
   check_close(out.to_vector_f64(), {1, -2, 0.5, 3, 0, -1, 0.5, 4, 1, 1, 0, 1}, 0, 0, "fusion");
 }
 
-TEST_CASE("fusion forward: naive per-image concatenation, batch > 1") {
+TEST_CASE("fusion forward: naive per-image concatenation / batch > 1") {
   const uint64_t seed = 201;
   const int64_t n = 3, c = 2, h = 5, w = 3;
   Tensor a = random_tensor({n, c, h, w}, seed, -1, 1, DType::F32),
@@ -35,7 +35,7 @@ TEST_CASE("fusion forward: naive per-image concatenation, batch > 1") {
   check_close(fusion(Variable(a), Variable(b)).data().to_vector_f64(), expect, 0, 0, "fusion float32");
 }
 
-TEST_CASE("fusion backward: da = d0 + sign(a - b) d2, db = d1 - sign(a - b) d2, sign 0 at a == b") {
+TEST_CASE("fusion backward: da = d0 + sign(a - b) d2 / db = d1 - sign(a - b) d2 / sign 0 at a == b") {
   Tensor a = Tensor::from_vector_f64({1, 2, 3}, {1, 1, 1, 3});
   Tensor b = Tensor::from_vector_f64({0, 2, 5}, {1, 1, 1, 3});
   // dout channels: d0 = [1, 2, 3], d1 = [10, 20, 30], d2 = [100, 200, 300].

@@ -63,7 +63,7 @@ TEST_CASE("gemm: every transpose combination with alpha and beta matches a naive
         }
 }
 
-TEST_CASE("gemm: beta = 0 does not read C, and an empty inner dimension gives beta C") {
+TEST_CASE("gemm: beta = 0 does not read C / and an empty inner dimension gives beta C") {
   Tensor a = random_tensor({4, 6}, 1), b = random_tensor({6, 2}, 2);
   Tensor c = Tensor::full({4, 2}, std::numeric_limits<double>::quiet_NaN(), DType::F64);
   ops::gemm({}, a, b, c);

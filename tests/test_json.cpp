@@ -37,7 +37,7 @@ bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; 
 
 }  // namespace
 
-TEST_CASE("json parse: scalars, arrays, objects and whitespace") {
+TEST_CASE("json parse: scalars / arrays / objects and whitespace") {
   CHECK(Json::parse("null").is_null());
   CHECK(Json::parse(" true ").as_bool() == true);
   CHECK(Json::parse("\t\r\nfalse\n").as_bool() == false);
@@ -246,7 +246,7 @@ TEST_CASE("json dump: strings are escaped and read back unchanged") {
   CHECK_THROWS_AS(o.dump(), Error);
 }
 
-TEST_CASE("json round trip: parse(dump(v)) == v, compact and pretty") {
+TEST_CASE("json round trip: parse(dump(v)) == v / compact and pretty") {
   const char* doc = R"({"model": {"channels": [32, 64, 128], "rho": 0.001, "name": "G\u00e9n\u00e9rateur \ud83d\ude00",
     "nested": {"a": [[], [[]], {}], "b": null, "c": false, "d": -1.25e-7}},
     "metrics": {"auroc": 0.9876543210123456, "n": 1000000, "tags": ["x\ty", "q\"uote", "back\\slash"]}})";

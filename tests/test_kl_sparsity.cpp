@@ -124,7 +124,7 @@ TEST_CASE("kl_sparsity forward and backward: hand-computed at logits 0 (M = 0.5)
               1e-13, "gradient at M = 0.5, no labels");
 }
 
-TEST_CASE("kl_sparsity forward: direct computation, weak labels, mixed labels") {
+TEST_CASE("kl_sparsity forward: direct computation / weak labels / mixed labels") {
   uint64_t seed = 301;
   struct Case {
     Shape shape;
@@ -154,7 +154,7 @@ TEST_CASE("kl_sparsity forward: direct computation, weak labels, mixed labels") 
   }
 }
 
-TEST_CASE("kl_sparsity forward: direct computation, weak_labels = false ignores the labels") {
+TEST_CASE("kl_sparsity forward: direct computation / weak_labels = false ignores the labels") {
   uint64_t seed = 311;
   for (Shape s : {Shape{3, 1, 5, 7}, Shape{1, 1, 2, 3}}) {
     Tensor l = random_tensor(s, seed, -4, 2), r = random_tensor(s, seed + 1, 0, 2);

@@ -64,7 +64,7 @@ TEST_CASE("l1_loss forward: hand-computed") {
   CHECK(l1_loss(Variable(a), Variable(b)).data().item() == doctest::Approx(0.875).epsilon(1e-15));
 }
 
-TEST_CASE("l1_loss backward: sign(a - b) / n, 0 where a == b") {
+TEST_CASE("l1_loss backward: sign(a - b) / n / 0 where a == b") {
   Tensor a = Tensor::from_vector_f64({1, 2, 3, 4}, {4});
   Tensor b = Tensor::from_vector_f64({0, 2, 5, 3.5}, {4});
   Tensor dloss = Tensor::scalar(2.0, DType::F64);
@@ -87,7 +87,7 @@ TEST_CASE("l1_loss gradcheck (float64)") {
   }
 }
 
-TEST_CASE("mse_loss/l1_loss errors: shape mismatch, empty") {
+TEST_CASE("mse_loss/l1_loss errors: shape mismatch / empty") {
   Variable a(Tensor::zeros({2, 3})), b(Tensor::zeros({3, 2})), e(Tensor::zeros({0}));
   CHECK_THROWS_AS(mse_loss(a, b), sad::Error);
   CHECK_THROWS_AS(l1_loss(a, b), sad::Error);
@@ -96,7 +96,7 @@ TEST_CASE("mse_loss/l1_loss errors: shape mismatch, empty") {
   CHECK_THROWS_AS(mse_loss(a, a64), sad::Error);  // dtypes differ
 }
 
-TEST_CASE("bce_with_logits forward: naive formula, soft targets") {
+TEST_CASE("bce_with_logits forward: naive formula / soft targets") {
   const uint64_t seed = 41;
   Tensor l = random_tensor({2, 1, 3, 5}, seed, -4, 4), t = random_tensor({2, 1, 3, 5}, seed + 1, 0, 1);
   auto lv = l.to_vector_f64(), tv = t.to_vector_f64();
@@ -137,7 +137,7 @@ TEST_CASE("bce_with_logits errors: target shape mismatch") {
   CHECK_THROWS_AS(bce_with_logits(l, Tensor::zeros({2, 1, 3, 2})), sad::Error);
 }
 
-TEST_CASE("focal_loss forward: naive formula (gamma, alpha)") {
+TEST_CASE("focal_loss forward: naive formula (gamma / alpha)") {
   const uint64_t seed = 61;
   Tensor l = random_tensor({2, 1, 5, 3}, seed, -4, 4), t = random_tensor({2, 1, 5, 3}, seed + 1, 0, 1);
   auto lv = l.to_vector_f64(), tv = t.to_vector_f64();
@@ -194,7 +194,7 @@ TEST_CASE("focal_loss stability: logits +-50 give finite values and gradients") 
   CHECK(std::isfinite(focal_loss(Variable(l32), t32, p).data().item()));
 }
 
-TEST_CASE("focal_loss errors: target shape mismatch, negative gamma") {
+TEST_CASE("focal_loss errors: target shape mismatch / negative gamma") {
   Variable l(Tensor::zeros({1, 1, 3, 3}));
   CHECK_THROWS_AS(focal_loss(l, Tensor::zeros({1, 1, 3, 4}), {}), sad::Error);
   CHECK_THROWS_AS(focal_loss(l, Tensor::zeros({1, 1, 3, 3}), {-1.0f, -1.0f}), sad::Error);

@@ -22,7 +22,7 @@ Tensor ramp(const Shape& s, double start) {  // start, start + 1, ... in row-maj
 }
 }  // namespace
 
-TEST_CASE("reduce forward: sum, mean and mean_axis by hand") {
+TEST_CASE("reduce forward: sum / mean and mean_axis by hand") {
   Variable x(ramp({2, 3, 4}, 1));  // 1 .. 24
   Variable s = sum(x), m = mean(x);
   CHECK(s.shape() == Shape{1});
@@ -41,7 +41,7 @@ TEST_CASE("reduce forward: sum, mean and mean_axis by hand") {
   check_close(out.to_vector_f64(), {10, 26, 42, 58, 74, 90}, 0, 0, "sum axis 2");
 }
 
-TEST_CASE("reduce backward: broadcast back, by hand") {
+TEST_CASE("reduce backward: broadcast back / by hand") {
   Tensor dout = Tensor::from_vector_f64({1, -2, 4, 8}, {2, 1, 2});
   Tensor dinp = Tensor::empty({2, 3, 2}, DType::F64);
   ops::reduce_backward({ops::ReduceKind::Mean, 1}, dout, dinp);

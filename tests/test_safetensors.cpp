@@ -131,7 +131,7 @@ const std::string kEightBytes(8, '\x11');
 
 }  // namespace
 
-TEST_CASE("safetensors round trip: F32 and F64, odd shapes, bit-exact values") {
+TEST_CASE("safetensors round trip: F32 and F64 / odd shapes / bit-exact values") {
   TempDir dir;
   const float fnan = std::numeric_limits<float>::quiet_NaN(), finf = std::numeric_limits<float>::infinity();
   Tensor special = Tensor::from_vector({0.f, -0.f, 1.f, -2.5f, fnan, finf, -finf, 1e-45f, 3.4e38f}, {3, 3});
@@ -169,7 +169,7 @@ TEST_CASE("safetensors round trip: F32 and F64, odd shapes, bit-exact values") {
   CHECK(dir.tmp_files().empty());
 }
 
-TEST_CASE("safetensors round trip: metadata with quotes, escapes and unicode") {
+TEST_CASE("safetensors round trip: metadata with quotes / escapes and unicode") {
   TempDir dir;
   std::map<std::string, std::string> meta = {
       {"quote\"key", "say \"hi\""},
@@ -412,7 +412,7 @@ TEST_CASE("safetensors load: each corruption is refused with the file name") {
   }
 }
 
-TEST_CASE("safetensors save: atomic write, failures leave no temporary and the target untouched") {
+TEST_CASE("safetensors save: atomic write / failures leave no temporary and the target untouched") {
   TempDir dir;
   std::vector<std::pair<std::string, Tensor>> ts = {{"w", test::random_tensor({1000}, 7, -1, 1, DType::F32)}};
 

@@ -106,7 +106,7 @@ TEST_CASE("concat gradients: finite differences (float64)") {
   gradcheck("concat axis 3", [](auto& v) { return concat({v[0], v[1], v[0]}, 3); }, {a, e}, {true, true});
 }
 
-TEST_CASE("split gradients: finite differences, with parts unused downstream (float64)") {
+TEST_CASE("split gradients: finite differences / with parts unused downstream (float64)") {
   Tensor x = random_tensor({2, 7, 3, 5}, 61);
   // Parts 0 and 2 used, part 1 unused: its gradient must be zero.
   auto f = [](const std::vector<Variable>& v) {
@@ -206,7 +206,7 @@ TEST_CASE("resize_bilinear forward: 1x3 -> 1x5 and 4x4 -> 2x2 by hand") {
   CHECK(one.item() == 0.0);
 }
 
-TEST_CASE("resize_bilinear forward: constants stay constant, ramps stay ramps (odd sizes)") {
+TEST_CASE("resize_bilinear forward: constants stay constant / ramps stay ramps (odd sizes)") {
   const std::pair<int64_t, int64_t> sizes[] = {{5, 7}, {3, 11}, {9, 4}, {1, 1}, {2, 13}};
   for (auto [ho, wo] : sizes) {
     std::string ctx = "7x5 -> " + std::to_string(ho) + "x" + std::to_string(wo);
@@ -226,7 +226,7 @@ TEST_CASE("resize_bilinear forward: constants stay constant, ramps stay ramps (o
   }
 }
 
-TEST_CASE("resize_bilinear gradients: finite differences up and down, odd sizes (float64)") {
+TEST_CASE("resize_bilinear gradients: finite differences up and down / odd sizes (float64)") {
   Tensor x = random_tensor({2, 3, 5, 7}, 81);
   gradcheck("resize_bilinear up 5x7 -> 11x9", [](auto& v) { return resize_bilinear(v[0], 11, 9); }, {x}, {true});
   gradcheck("resize_bilinear down 5x7 -> 3x2", [](auto& v) { return resize_bilinear(v[0], 3, 2); }, {x}, {true});
@@ -264,7 +264,7 @@ TEST_CASE("resize_bilinear: N or C mismatch throws") {
 
 // ---- avg_pool2d ---------------------------------------------------------------------------
 
-TEST_CASE("avg_pool2d forward: border averaging, hand-computed") {
+TEST_CASE("avg_pool2d forward: border averaging / hand-computed") {
   ops::AvgPoolParams p{3, 1, 1, false};
   // A ones-image stays ones when the border averages only pixels inside the image.
   Variable ones(Tensor::full({1, 1, 3, 3}, 1.0, DType::F64));
@@ -290,7 +290,7 @@ TEST_CASE("avg_pool2d forward: border averaging, hand-computed") {
   check_close(avg_pool2d(r5, {2, 2, 0, false}).data().to_vector_f64(), {3, 5, 13, 15}, 1e-14, 0, "2x2 blocks");
 }
 
-TEST_CASE("avg_pool2d gradients: finite differences, stride 1 and 2 (float64)") {
+TEST_CASE("avg_pool2d gradients: finite differences / stride 1 and 2 (float64)") {
   Tensor x = random_tensor({2, 3, 5, 7}, 91);
   for (bool cip : {false, true}) {
     std::string tag = cip ? " count_include_pad" : "";

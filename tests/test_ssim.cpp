@@ -61,7 +61,7 @@ ops::SsimParams params(int window, bool same_size) {
 
 }  // namespace
 
-TEST_CASE("ssim_map forward: direct window sum, both padding modes") {
+TEST_CASE("ssim_map forward: direct window sum / both padding modes") {
   struct Case {
     Shape shape;
     int window;
@@ -85,7 +85,7 @@ TEST_CASE("ssim_map forward: direct window sum, both padding modes") {
   }
 }
 
-TEST_CASE("ssim_map forward: constant images, hand-computed") {
+TEST_CASE("ssim_map forward: constant images / hand-computed") {
   // Constant x = a and y = b, valid positions: the window sees no variance, so
   // map = (2ab + C1) / (a^2 + b^2 + C1) everywhere; C1 = (0.01 * 2)^2 = 4e-4.
   const double a = 0.5, b = -0.25;
@@ -99,7 +99,7 @@ TEST_CASE("ssim_map forward: constant images, hand-computed") {
   check_close(map.to_vector_f64(), std::vector<double>(4, expect), 1e-10, 0, "constant images");
 }
 
-TEST_CASE("ssim_map of an image with itself is 1; ssim is the mean of the map") {
+TEST_CASE("ssim_map of an image with itself is 1 - ssim is the mean of the map") {
   uint64_t seed = 111;
   for (bool same : {true, false}) {
     Tensor x = random_tensor({2, 3, 13, 11}, seed);
@@ -148,7 +148,7 @@ TEST_CASE("ssim gradcheck (float64): mean of the map") {
   gradcheck("ssim window 5 same", [&](auto& v) { return ssim(v[0], v[1], params(5, true)); }, {a, b}, {false, true});
 }
 
-TEST_CASE("ssim_map errors: shapes, window") {
+TEST_CASE("ssim_map errors: shapes / window") {
   Variable x(Tensor::zeros({1, 1, 8, 8})), y(Tensor::zeros({1, 1, 8, 7}));
   CHECK_THROWS_AS(ssim_map(x, y, params(3, true)), sad::Error);    // x and y differ
   CHECK_THROWS_AS(ssim_map(x, x, params(11, false)), sad::Error);  // image smaller than the window

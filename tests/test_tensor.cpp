@@ -6,7 +6,7 @@
 
 using namespace sad;
 
-TEST_CASE("tensor: creation, shape metadata and host round trip") {
+TEST_CASE("tensor: creation / shape metadata and host round trip") {
   Tensor t = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3});
   CHECK(t.numel() == 6);
   CHECK(t.ndim() == 2);
@@ -22,7 +22,7 @@ TEST_CASE("tensor: creation, shape metadata and host round trip") {
   CHECK_THROWS_WITH_AS(Tensor::from_vector({1, 2}, {3}), doctest::Contains("2 values for shape (3)"), Error);
 }
 
-TEST_CASE("tensor: views share storage; clone and copies do not") {
+TEST_CASE("tensor: views share storage - clone and copies do not") {
   Tensor t = Tensor::from_vector({0, 1, 2, 3, 4, 5, 6, 7}, {4, 2});
   Tensor rows = t.slice0(1, 3);
   CHECK(rows.shape() == Shape{2, 2});
@@ -75,7 +75,7 @@ TEST_CASE("tensor: op table names every op and the CPU supports all of them") {
   }
 }
 
-TEST_CASE("device: auto resolves to the CPU without a GPU; cuda is then an error") {
+TEST_CASE("device: auto resolves to the CPU without a GPU - cuda is then an error") {
   if (cuda_available()) return;  // a GPU machine: covered by the CUDA tests
   CHECK(resolve_device("auto") == Device::cpu());
   CHECK(resolve_device("cpu") == Device::cpu());
