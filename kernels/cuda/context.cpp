@@ -58,7 +58,12 @@ bool env_flag(const char* name) {
   return v && std::strcmp(v, "1") == 0;
 }
 
-std::atomic<bool> g_fast_math{env_flag("SPARSEAD_FAST_MATH")};
+// A function-local static: safe to use during other translation units' static
+// initialisation (doctest evaluates skip decorators then).
+std::atomic<bool>& fast_math_flag() {
+  static std::atomic<bool> flag{env_flag("SPARSEAD_FAST_MATH")};
+  return flag;
+}
 
 }  // namespace
 
@@ -79,8 +84,8 @@ int sm_count() { return ready_state().sm_count; }
 
 void synchronize() { SAD_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
-void set_fast_math(bool on) { g_fast_math.store(on); }
-bool fast_math() { return g_fast_math.load(); }
+void set_fast_math(bool on) { fast_math_flag().store(on); }
+bool fast_math() { return fast_math_flag().load(); }
 
 bool sync_after_launch() {
   static const bool on = env_flag("SPARSEAD_SYNC");
