@@ -148,7 +148,7 @@ if ((!build_only && built == 0)); then
   if [[ -x $sanitizer ]]; then
     for tool in memcheck racecheck; do
       step "$tool" 90 "$sanitizer" --tool "$tool" --kernel-regex "$filter" --error-exitcode 1 \
-        --report-api-errors no "$tests" --test-case='cuda parity*'
+        --report-api-errors no "$tests" --test-case='cuda*'
     done
   else
     summary+=("$(printf '%-10s %-14s' sanitizer "SKIP (no compute-sanitizer)")")

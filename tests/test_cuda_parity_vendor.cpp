@@ -3,7 +3,6 @@
 // reference in float64, awkward shapes (odd H and W, batch 1, channel counts that are
 // not multiples of 32, 1x1), guard elements around every CUDA output, and bitwise
 // determinism of two identical runs. Skipped (reported as such) without a GPU.
-// Also: device selection, which runs everywhere.
 #include <string>
 
 #include "cuda_parity_util.h"
@@ -19,20 +18,6 @@ std::string shape_ctx(const char* op, const Shape& a, const Shape& b, uint64_t s
 }
 
 }  // namespace
-
-TEST_CASE("device: resolve_device picks the CPU without a GPU and refuses cuda clearly") {
-  CHECK(resolve_device("cpu") == Device::cpu());
-  CHECK_THROWS_AS(resolve_device("tpu"), Error);
-  if (cuda_available()) {
-    CHECK(resolve_device("auto") == Device::cuda(0));
-    CHECK(resolve_device("cuda") == Device::cuda(0));
-  } else {
-    CHECK(resolve_device("auto") == Device::cpu());
-    CHECK_THROWS_WITH_AS(resolve_device("cuda"), doctest::Contains("--device cuda"), Error);
-    // No backend registered: a CUDA tensor cannot be made, and says why.
-    CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::F32, Device::cuda(0)), doctest::Contains("not available"), Error);
-  }
-}
 
 // ---- conv2d ----------------------------------------------------------------------------------
 
@@ -221,40 +206,3 @@ TEST_CASE("cuda parity: batch_norm2d train and eval forward and backward" * doct
     batch_norm_parity(s, false, seed += 10);
   }
 }
-
-// ---- the caching allocator -----------------------------------------------------------------------
-
-#if SPARSEAD_HAVE_CUDA_OPS
-TEST_CASE("cuda allocator: blocks are reused and statistics add up" * doctest::skip(!sad::cuda_available())) {
-  cuda::synchronize();
-  const cuda::AllocatorStats s0 = cuda::allocator_stats();
-  {
-    Tensor a = Tensor::empty({1000}, DType::F32, Device::cuda(0));  // 4000 B -> the 4096 B class
-    const cuda::AllocatorStats s1 = cuda::allocator_stats();
-    CHECK(s1.bytes_in_use == s0.bytes_in_use + 4096);
-    CHECK(s1.num_allocs == s0.num_allocs + 1);
-  }
-  const cuda::AllocatorStats s2 = cuda::allocator_stats();
-  CHECK(s2.bytes_in_use == s0.bytes_in_use);
-  CHECK(s2.cached_bytes >= 4096);
-  {
-    Tensor b = Tensor::empty({1010}, DType::F32, Device::cuda(0));  // 4040 B: the same class, from the cache
-    const cuda::AllocatorStats s3 = cuda::allocator_stats();
-    CHECK(s3.num_cache_hits == s2.num_cache_hits + 1);
-    CHECK(s3.num_device_mallocs == s2.num_device_mallocs);
-    CHECK(s3.peak_bytes >= s3.bytes_in_use);
-    // A large block rounds to 2 MiB.
-    Tensor big = Tensor::empty({(3 << 20) / 4}, DType::F32, Device::cuda(0));  // 3 MiB -> 4 MiB
-    CHECK(cuda::allocator_stats().bytes_in_use == s3.bytes_in_use + (size_t{4} << 20));
-  }
-  cuda::release_cached_memory();
-  const cuda::AllocatorStats s4 = cuda::allocator_stats();
-  CHECK(s4.cached_bytes == 0);
-  CHECK(s4.num_releases == s2.num_releases + 1);
-  cuda::reset_peak_stats();
-  CHECK(cuda::allocator_stats().peak_bytes == s4.bytes_in_use);
-  // Copies round-trip through the stream.
-  Tensor h = random_f32({3, 5}, 7);
-  CHECK(h.to(Device::cuda(0)).clone().to_vector() == h.to_vector());
-}
-#endif

@@ -8,11 +8,27 @@
 // run (no atomics, no order that depends on scheduling). The float result is not the
 // CPU reference's double sum: accumulate in double (T = double) where the sum is long
 // or cancels (statistics), or compare with a tolerance that grows with the length.
-// For a whole-tensor sum use two passes: per-block partials into a DeviceBuffer, then
-// one block reduces the partials in index order (never atomicAdd into the result).
+// For a whole-tensor sum use deterministic_sum() below (two passes: per-block partials
+// into a DeviceBuffer, then one block reduces them in index order; never atomicAdd into
+// the result).
+//
+// Writing an op (kernels/cuda/<op>.cu): include this header and kernels/cuda/cuda_ops.h,
+// write the kernel(s) in an anonymous namespace, take pointers with device_ptr(t), launch
+// on stream() and put SAD_CUDA_LAUNCH_CHECK() after every launch, e.g.
+//   __global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t n) {
+//     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+//          i += (int64_t)gridDim.x * blockDim.x)
+//       y[i] = x[i] > 0.f ? x[i] : 0.f;
+//   }
+//   relu_kernel<<<grid_stride_blocks(n), kBlockSize, 0, stream()>>>(device_ptr(inp), device_ptr(out), n);
+//   SAD_CUDA_LAUNCH_CHECK();
+// Temporaries: DeviceBuffer. Never synchronise inside an op; never read device memory
+// on the host (a loss stays a device scalar). Then delete the op's stub.
 #pragma once
 
 #include <cuda_runtime.h>
+
+#include <algorithm>
 
 #include "kernels/cuda/cuda_context.h"
 
@@ -78,6 +94,52 @@ __device__ __forceinline__ T block_sum(T v) {
 template <typename T>
 __device__ __forceinline__ T block_max(T v, T lowest) {
   return detail::block_reduce(v, lowest, detail::WarpMaxOp{});
+}
+
+// ---- deterministic whole-range sums ------------------------------------------------------------
+
+inline constexpr int kReduceThreads = 256;     // fixed: part of the summation order
+inline constexpr int kReduceMaxBlocks = 1024;  // fixed: the grid depends on n only, not on the GPU
+
+// Pass 1: block b sums f(i) over i = b * blockDim + t, stepping by gridDim * blockDim, in
+// double, and writes partials[b].
+template <typename F>
+__global__ void partial_sums_kernel(int64_t n, F f, double* __restrict__ partials) {
+  double s = 0;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    s += static_cast<double>(f(i));
+  s = block_sum(s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = s;
+}
+
+// Pass 2 (one block): out[0] = scale * sum of the partials, or, with scale_ptr, scale
+// times *scale_ptr (a device scalar such as a loss's upstream gradient).
+template <typename T>
+__global__ void finish_sum_kernel(const double* __restrict__ partials, int nparts, double scale,
+                                  const T* __restrict__ scale_ptr, T* __restrict__ out) {
+  double s = 0;
+  for (int i = threadIdx.x; i < nparts; i += blockDim.x) s += partials[i];
+  s = block_sum(s);
+  if (threadIdx.x == 0) out[0] = static_cast<T>(s * scale * (scale_ptr ? static_cast<double>(*scale_ptr) : 1.0));
+}
+
+// out[0] = scale * sum_{i < n} f(i) (times *scale_ptr when given), accumulated in double,
+// bit-identical from run to run and independent of the GPU model's SM count. f is a
+// functor or an extended __device__ lambda (nvcc --extended-lambda), e.g. an MSE loss:
+//   const float *a = device_ptr(x), *b = device_ptr(y);
+//   deterministic_sum(n, [=] __device__(int64_t i) { float d = a[i] - b[i]; return d * d; },
+//                     device_ptr(loss), 1.0 / n);
+// Queued on stream(); nothing waits.
+template <typename F>
+void deterministic_sum(int64_t n, F f, float* out, double scale = 1.0, const float* scale_ptr = nullptr) {
+  const int blocks =
+      static_cast<int>(std::clamp<int64_t>((n + kReduceThreads - 1) / kReduceThreads, 1, kReduceMaxBlocks));
+  DeviceBuffer partials(static_cast<size_t>(blocks) * sizeof(double));
+  partial_sums_kernel<<<blocks, kReduceThreads, 0, stream()>>>(n, f, partials.get<double>());
+  SAD_CUDA_LAUNCH_CHECK();
+  finish_sum_kernel<float><<<1, kReduceThreads, 0, stream()>>>(partials.get<double>(), blocks, scale, scale_ptr, out);
+  SAD_CUDA_LAUNCH_CHECK();
 }
 
 // Grid-stride loop over [0, n): for (int64_t i : grid_stride(n)) is not worth its

@@ -95,4 +95,9 @@ void reset_peak_stats();
 // Returns every cached (unused) block to the driver; blocks in use are untouched.
 void release_cached_memory();
 
+// out = scale * sum of all elements of x, through deterministic_sum (cuda_common.cuh):
+// the building block of whole-tensor reductions and losses, exposed so that the parity
+// tests can check it (accuracy and bitwise repeatability) apart from any op.
+void sum_all(const Tensor& x, Tensor& out /*(1)*/, double scale);
+
 }  // namespace sad::cuda
