@@ -10,6 +10,9 @@
 // heuristics' first choice is taken whatever its determinism, with CUDNN_DEFAULT_MATH.
 // Workspaces come from the shared pool (workspace()), capped at kMaxWorkspace.
 #include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -80,6 +83,18 @@ ConvPlan& plan_for(const ops::Conv2dParams& p, const Tensor& inp, const Tensor& 
   return plans->emplace(key, plan).first->second;
 }
 
+// SPARSEAD_CUDNN_VERBOSE=1: one stderr line per algorithm choice (once per shape), to
+// see on a GPU machine what runs.
+void report_choice(const char* what, int algo, size_t workspace, bool fast, bool fallback) {
+  static const bool verbose = [] {
+    const char* v = std::getenv("SPARSEAD_CUDNN_VERBOSE");
+    return v && std::strcmp(v, "1") == 0;
+  }();
+  if (verbose)
+    std::fprintf(stderr, "sparsead: cudnn %s algorithm %d%s, workspace %zu B, %s\n", what, algo,
+                 fallback ? " (fallback)" : "", workspace, fast ? "fast math" : "deterministic fp32");
+}
+
 // Picks the first of cuDNN's ranked candidates that succeeded, fits the workspace cap,
 // is deterministic unless fast, does not require tensor-core math unless fast, and whose
 // workspace query with our descriptor (and its math type) succeeds. `fallback` is an
@@ -94,12 +109,14 @@ AlgoChoice<Algo> choose(const std::vector<Perf>& perf, bool fast, Algo fallback,
       continue;
     size_t ws = 0;
     if (query(r.algo, &ws) != CUDNN_STATUS_SUCCESS || ws > kMaxWorkspace) continue;
+    report_choice(what, static_cast<int>(r.algo), ws, fast, false);
     return {true, r.algo, ws};
   }
   size_t ws = 0;
   cudnnStatus_t st = query(fallback, &ws);
   SAD_CHECK(st == CUDNN_STATUS_SUCCESS, "cudnn: no usable ", what, " algorithm for this convolution (",
             cudnnGetErrorString(st), ")");
+  report_choice(what, static_cast<int>(fallback), ws, fast, true);
   return {true, fallback, ws};
 }
 
