@@ -74,7 +74,7 @@ struct GradCheckOptions {
   double eps = 1e-6;   // central-difference step, in double precision
   double atol = 1e-6;  // FD error is O(eps^2) ~ 1e-12 plus rounding ~ 1e-16/eps ~ 1e-10
   double rtol = 1e-5;
-  uint64_t seed = 1;   // for the output projection weights
+  uint64_t seed = 1;  // for the output projection weights
   // Fraction of elements allowed to be skipped as kinks (left and right derivatives
   // disagree: relu at 0, |x| at 0, a clamp boundary). More means the test is not testing.
   double max_kink_fraction = 0.1;
