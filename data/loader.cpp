@@ -3,8 +3,10 @@
 // the two modes cannot disagree.
 #include "data/loader.h"
 
+#include <atomic>
 #include <cstring>
 #include <numeric>
+#include <system_error>
 
 #include "data/dataset.h"
 #include "tensor/rng.h"
@@ -50,16 +52,30 @@ Batch BatchLoader::make_batch(int64_t b) const {
 
   // Items are independent (their randomness depends on (epoch, index) only), so workers
   // may compute them in any order; the first error in batch order is the one reported.
+  // Plain threads rather than OpenMP: the sample function may itself use OpenMP (resize),
+  // and ThreadSanitizer can check std::thread synchronisation but not libgomp's.
   std::vector<Sample> samples(static_cast<size_t>(n));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
-#pragma omp parallel for num_threads(opt_.workers) schedule(dynamic, 1) if (opt_.workers > 1)
-  for (int64_t i = 0; i < n; ++i) {
+  std::atomic<int64_t> next_item{0};
+  auto work = [&] {
+    for (int64_t i; (i = next_item++) < n;) {
+      try {
+        samples[static_cast<size_t>(i)] = fn_(batch.indices[static_cast<size_t>(i)], epoch_);
+      } catch (...) {
+        errors[static_cast<size_t>(i)] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int w = 1; w < std::min<int64_t>(opt_.workers, n); ++w) {
     try {
-      samples[static_cast<size_t>(i)] = fn_(batch.indices[static_cast<size_t>(i)], epoch_);
-    } catch (...) {
-      errors[static_cast<size_t>(i)] = std::current_exception();
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads available: the ones we have (and this one) do all the items
     }
   }
+  work();
+  for (std::thread& t : helpers) t.join();
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
 
