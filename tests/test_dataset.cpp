@@ -37,7 +37,7 @@ std::string name_of(const std::string& p) { return std::filesystem::path(p).file
 
 }  // namespace
 
-TEST_CASE("read_mvtec: sorted items, masks paired by both name rules, headers read") {
+TEST_CASE("read_mvtec: sorted items with masks paired by both name rules and headers read") {
   TempDir d("dataset");
   build_tree(d);
   Dataset ds = read_mvtec(d / "cat");
@@ -92,7 +92,7 @@ TEST_CASE("read_mvtec: a mask whose size differs from its image names both") {
                        Error);
 }
 
-TEST_CASE("read_mvtec: missing directories, empty training set, unreadable files") {
+TEST_CASE("read_mvtec: missing directories and an empty training set and unreadable files") {
   TempDir d("dataset");
   CHECK_THROWS_WITH_AS(read_mvtec(d / "none"), has("missing directory '" + (d / "none") + "'"), Error);
   std::filesystem::create_directories(d / "cat/train");
@@ -142,7 +142,7 @@ TEST_CASE("read_folder: normal / abnormal / mask directories") {
   CHECK_THROWS_WITH_AS(read_folder({d / "nothing", "", "", ""}), has("missing directory"), Error);
 }
 
-TEST_CASE("split_validation: 10% held out, seeded, at least one, deterministic") {
+TEST_CASE("split_validation: 10% held out (seeded and deterministic) and at least one") {
   for (int64_t n : {2, 5, 9, 10, 761}) {
     Split s = split_validation(n, 42);
     const int64_t expected = std::max<int64_t>(1, static_cast<int64_t>(std::floor(0.1 * n + 0.5)));

@@ -36,7 +36,7 @@ TEST_CASE("image: PNG round trip is exact for gray and RGB") {
   CHECK(files == 2);
 }
 
-TEST_CASE("image: channel conversion (gray -> RGB replicates, RGB -> gray is BT.601 luma, alpha dropped)") {
+TEST_CASE("image: channel conversion (gray -> RGB replicates and RGB -> gray is BT.601 luma and alpha is dropped)") {
   TempDir dir("image");
   Tensor gray = sad::test::byte_image(1, 4, 6, 3);
   save_png(dir / "g.png", gray);

@@ -52,7 +52,7 @@ Stats measure(const Tensor& x, const Perturbed& p) {
 
 }  // namespace
 
-TEST_CASE("perlin_noise: zero at lattice points, bounded, smooth, seeded") {
+TEST_CASE("perlin_noise: zero at lattice points and bounded and smooth and seeded") {
   Rng rng(1);
   Tensor n = perlin_noise(32, 48, 4, 8, rng);  // lattice every 8 rows and 6 columns
   const float* p = n.data<float>();
@@ -163,7 +163,7 @@ TEST_CASE("perturb: the blend x~ = (1 - m) x + m ((1 - beta) x + beta t) on cons
   CHECK(seen[2] > 0);
 }
 
-TEST_CASE("perturb: gives up after 20 failed draws (y = 0, x unchanged)") {
+TEST_CASE("perturb: gives up after 20 failed draws (y = 0 and x unchanged)") {
   Tensor x = smooth_image(1, 32, 5);
   PerturbOptions impossible;
   impossible.p_perturb = 1.0;

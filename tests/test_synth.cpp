@@ -45,7 +45,7 @@ double mask_sum(const Tensor& m) {
 
 }  // namespace
 
-TEST_CASE("synth: the same seed writes byte-identical files, another seed does not") {
+TEST_CASE("synth: the same seed writes byte-identical files and another seed does not") {
   TempDir d("synth");
   SynthConfig cfg = small(SynthKind::Fabric, 3, 5);
   generate_synthetic_dataset(cfg, d / "a");
@@ -62,7 +62,7 @@ TEST_CASE("synth: the same seed writes byte-identical files, another seed does n
   CHECK(a.count("test/stain/000.png") == 1);
 }
 
-TEST_CASE("synth: masks are non-empty for defect images and empty for normal ones, every kind") {
+TEST_CASE("synth: masks are non-empty for defect images and empty for normal ones in every kind") {
   for (SynthKind kind : {SynthKind::Fabric, SynthKind::Wood, SynthKind::Disc, SynthKind::Tile}) {
     for (int channels : {1, 3}) {
       SynthConfig cfg = small(kind, channels, 11);
