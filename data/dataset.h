@@ -33,8 +33,10 @@ struct Dataset {
   std::vector<ImageItem> train;    // normal training images (before the validation hold-out)
   std::vector<ImageItem> test;     // sorted by (type, name)
   std::vector<std::string> types;  // the test types present, sorted ("good" among them if present)
-  int channels = 3;                // 1 when every training image is grayscale, else 3
-  bool has_masks = true;           // every anomalous test image has a mask
+  // 1 when every training image is grayscale (its header says 1 or 2 channels: gray or
+  // gray+alpha), else 3.
+  int channels = 3;
+  bool has_masks = true;  // every anomalous test image has a mask
 };
 
 // Reads one MVTec AD category directory. `require_test` = false allows a directory with
