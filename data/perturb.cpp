@@ -1,0 +1,166 @@
+// Perlin noise and the training-time perturbation (see perturb.h and METHOD.md). The order
+// of random draws below is part of the contract: changing it changes every training run.
+#include "data/perturb.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sad::data {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+inline double fade(double t) { return t * t * t * (t * (t * 6.0 - 15.0) + 10.0); }
+
+// (S, S) plane rotated by k * 90 degrees counter-clockwise.
+void rotate_square(const float* in, float* out, int64_t s, int k) {
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j < s; ++j) {
+      int64_t si = i, sj = j;
+      switch (k & 3) {
+        case 0: break;
+        case 1: si = j, sj = s - 1 - i; break;
+        case 2: si = s - 1 - i, sj = s - 1 - j; break;
+        case 3: si = s - 1 - j, sj = i; break;
+      }
+      out[i * s + j] = in[si * s + sj];
+    }
+}
+
+void check_image(const Tensor& x) {
+  SAD_CHECK(x.defined() && x.ndim() == 3 && x.dtype() == DType::F32 && x.device().is_cpu(),
+            "perturb: expected a float32 CPU image (C, S, S), got ", x.defined() ? x.str() : "undefined");
+  SAD_CHECK(x.dim(1) == x.dim(2) && x.dim(1) > 0, "perturb: image must be square, got ", x.str());
+}
+
+}  // namespace
+
+Tensor perlin_noise(int64_t h, int64_t w, int res_y, int res_x, Rng& rng) {
+  SAD_CHECK(h > 0 && w > 0 && res_y > 0 && res_x > 0, "perlin_noise: bad size ", h, " x ", w, " or resolution ", res_y,
+            " x ", res_x);
+  // Unit gradients at the lattice points, row-major.
+  const int64_t gw = res_x + 1;
+  std::vector<double> gx(static_cast<size_t>((res_y + 1) * gw)), gy(gx.size());
+  for (size_t g = 0; g < gx.size(); ++g) {
+    const double th = 2.0 * kPi * rng.uniform();
+    gx[g] = std::cos(th);
+    gy[g] = std::sin(th);
+  }
+  Tensor out = Tensor::empty({h, w});
+  float* dst = out.data<float>();
+  for (int64_t i = 0; i < h; ++i) {
+    const double v = static_cast<double>(i * res_y) / h;
+    const int64_t cy = std::min<int64_t>(static_cast<int64_t>(v), res_y - 1);
+    const double fy = v - cy, wy = fade(fy);
+    for (int64_t j = 0; j < w; ++j) {
+      const double u = static_cast<double>(j * res_x) / w;
+      const int64_t cx = std::min<int64_t>(static_cast<int64_t>(u), res_x - 1);
+      const double fx = u - cx, wx = fade(fx);
+      auto corner = [&](int64_t dy, int64_t dx) {
+        const size_t g = static_cast<size_t>((cy + dy) * gw + cx + dx);
+        return gx[g] * (fx - dx) + gy[g] * (fy - dy);
+      };
+      const double top = corner(0, 0) + wx * (corner(0, 1) - corner(0, 0));
+      const double bottom = corner(1, 0) + wx * (corner(1, 1) - corner(1, 0));
+      dst[i * w + j] = static_cast<float>(std::sqrt(2.0) * (top + wy * (bottom - top)));
+    }
+  }
+  return out;
+}
+
+Tensor perlin_region(int64_t size, Rng& rng, const PerturbOptions& opt) {
+  const int a = static_cast<int>(rng.below(static_cast<uint64_t>(opt.max_scale_log2) + 1));
+  const int b = static_cast<int>(rng.below(static_cast<uint64_t>(opt.max_scale_log2) + 1));
+  Tensor noise = perlin_noise(size, size, 1 << a, 1 << b, rng);
+  const int k = static_cast<int>(rng.below(4));
+  Tensor m = Tensor::empty({1, size, size});
+  rotate_square(noise.data<float>(), m.data<float>(), size, k);
+  float* p = m.data<float>();
+  for (int64_t i = 0; i < m.numel(); ++i) p[i] = p[i] > opt.threshold ? 1.0f : 0.0f;
+  return m;
+}
+
+Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt, const OtherImages& others) {
+  check_image(x);
+  SAD_CHECK(opt.p_perturb >= 0.0 && opt.p_perturb <= 1.0, "perturb: p_perturb must be in [0, 1], got ", opt.p_perturb);
+  SAD_CHECK(opt.max_draws >= 1 && opt.max_scale_log2 >= 0 && opt.max_scale_log2 < 16 && opt.noise_res >= 1,
+            "perturb: bad options");
+  const int64_t c = x.dim(0), s = x.dim(1), plane = s * s;
+  Perturbed r;
+  r.image = x.clone();
+  r.mask = Tensor::zeros({1, s, s});
+  if (!(rng.uniform() < opt.p_perturb)) return r;
+
+  const float* xs = x.data<float>();
+  Tensor t = Tensor::empty({c, s, s});
+  float* ts = t.data<float>();
+  float* out = r.image.data<float>();
+  for (int draw = 1; draw <= opt.max_draws; ++draw) {
+    r.draws = draw;
+    Tensor m = perlin_region(s, rng, opt);
+    const float* ms = m.data<float>();
+    double area = 0;
+    for (int64_t i = 0; i < plane; ++i) area += ms[i];
+    area /= static_cast<double>(plane);
+    if (area < opt.min_area || area > opt.max_area) continue;
+
+    const auto source = static_cast<PerturbSource>(rng.below(3));
+    if (source == PerturbSource::OtherImage) {
+      Tensor other = x;
+      if (others.count >= 2 && others.get) {
+        const bool has_self = others.self >= 0 && others.self < others.count;
+        int64_t j = static_cast<int64_t>(rng.below(static_cast<uint64_t>(others.count - (has_self ? 1 : 0))));
+        if (has_self && j >= others.self) ++j;
+        other = others.get(j);
+        SAD_CHECK(other.defined() && other.shape() == x.shape() && other.dtype() == DType::F32,
+                  "perturb: other training image ", j, " is ", other.defined() ? other.str() : "undefined",
+                  ", expected ", x.str());
+      }
+      const int64_t dy = static_cast<int64_t>(rng.below(static_cast<uint64_t>(s)));
+      const int64_t dx = static_cast<int64_t>(rng.below(static_cast<uint64_t>(s)));
+      const float* os = other.data<float>();
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t i = 0; i < s; ++i)
+          for (int64_t j = 0; j < s; ++j)
+            ts[ch * plane + i * s + j] = os[ch * plane + ((i + dy) % s) * s + (j + dx) % s];
+    } else if (source == PerturbSource::Noise) {
+      // One Perlin field per channel (coloured blobs for RGB), then per-element Gaussian.
+      for (int64_t ch = 0; ch < c; ++ch) {
+        Tensor pn = perlin_noise(s, s, opt.noise_res, opt.noise_res, rng);
+        const float* pp = pn.data<float>();
+        for (int64_t i = 0; i < plane; ++i) {
+          const double v = rng.normal(0.0, opt.noise_std) + pp[i];
+          ts[ch * plane + i] = static_cast<float>(std::clamp(v, -1.0, 1.0));
+        }
+      }
+    } else {
+      const double sign = rng.below(2) ? 1.0 : -1.0;
+      const double delta = sign * rng.uniform(opt.shift_min, opt.shift_max);
+      for (int64_t i = 0; i < c * plane; ++i) ts[i] = static_cast<float>(xs[i] + delta);
+    }
+    const double beta = rng.uniform(opt.beta_min, opt.beta_max);
+
+    // x~ = clip((1 - m) x + m ((1 - beta) x + beta t), -1, 1); visibility = mean over m of |x~ - x|.
+    double diff = 0;
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < plane; ++i) {
+        const int64_t e = ch * plane + i;
+        const double mv = ms[i];
+        const double v = (1.0 - mv) * xs[e] + mv * ((1.0 - beta) * xs[e] + beta * ts[e]);
+        out[e] = static_cast<float>(std::clamp(v, -1.0, 1.0));
+        diff += mv * std::abs(static_cast<double>(out[e]) - xs[e]);
+      }
+    const double visibility = diff / (area * static_cast<double>(plane) * static_cast<double>(c));
+    if (visibility < opt.min_visibility) continue;
+    r.mask = m;
+    r.label = 1.0f;
+    r.source = source;
+    return r;
+  }
+  // Every draw failed: the image stays as it was.
+  r.image.copy_from(x);
+  return r;
+}
+
+}  // namespace sad::data
