@@ -1,0 +1,89 @@
+// The trained model: G (and S, except in `residual` mode) with its Config, scoring and
+// the model file. This is also the small inference API another program can embed:
+//
+//   sad::AnomalyModel m = sad::AnomalyModel::load("run/model.safetensors", sad::resolve_device("auto"));
+//   sad::Prediction p = m.predict_file("part.png");   // p.score in [0, 1], 0.5 = threshold
+//
+// Scores (METHOD.md, "Inference and scores"): the anomaly map M (sigmoid of S's logits;
+// in `residual` mode the raw residual evidence smoothed by a Gaussian), and the image
+// score = max over pixels of M averaged by a stride-1 box filter of odd side S/16 + 1
+// (borders averaging only inside the image), both at S x S before any resize.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/networks.h"
+
+namespace sad {
+
+struct Prediction {
+  double raw_score = 0;    // the image score before normalisation
+  double score = 0;        // normalised: 0.5 is the stored (or given) threshold
+  bool anomalous = false;  // score >= 0.5, or >= the threshold override
+  Tensor map;              // (H, W) normalised anomaly map at the image's original size, CPU
+  Tensor raw_map;          // (S, S) raw map, CPU
+};
+
+class AnomalyModel {
+ public:
+  // cfg must be finalised and have channels set (1 or 3).
+  explicit AnomalyModel(const Config& cfg);
+
+  const Config& config() const { return cfg_; }
+  Config& config() { return cfg_; }
+  Generator& generator() { return *g_; }
+  Segmenter* segmenter() { return s_.get(); }  // null in residual mode
+  bool has_segmenter() const { return s_ != nullptr; }
+  Device device() const { return device_; }
+  void to(Device device);
+  // Seeded initialisation of G and S (DCGAN convention, S's head bias prior).
+  void init(uint64_t seed);
+
+  // Raw maps (B, 1, S, S) and raw image scores for a batch x (B, C, S, S) in [-1, 1].
+  // G and S run in eval mode without gradients. Maps are returned on the CPU.
+  struct Scored {
+    Tensor maps;                 // (B, 1, S, S) CPU
+    std::vector<double> scores;  // (B)
+  };
+  Scored score_batch(const Tensor& x);
+
+  // Normalisation with the stored validation statistics (METHOD.md):
+  // clip((s - t) / max(max - min, 1e-6) + 0.5, 0, 1).
+  double normalise_image_score(double raw) const;
+  double normalise_pixel(double raw) const;
+
+  // One image file -> prediction at its original size; threshold in normalised units
+  // (0.5 = the stored threshold).
+  Prediction predict_file(const std::string& path, double threshold = 0.5);
+  Prediction predict_image(const Tensor& image_unit_range /* (C, H, W) in [0, 1] */, double threshold = 0.5);
+
+  // The model file: every tensor of G (and S) by module path, with the config as JSON
+  // under the metadata key `config`. Written atomically.
+  void save(const std::string& path) const;
+  // Refuses a file from another config (missing or misshapen tensors, another format
+  // version) with a one-line error naming the file.
+  static AnomalyModel load(const std::string& path, Device device);
+
+  // Named state of the networks (G.*, S.*), as stored in the model file.
+  std::vector<std::pair<std::string, Tensor>> state() const;
+
+ private:
+  Config cfg_;
+  std::shared_ptr<Generator> g_;
+  std::shared_ptr<Segmenter> s_;
+  Device device_ = Device::cpu();
+};
+
+// Network settings from a config.
+NetConfig net_config(const Config& cfg);
+
+// The image score of METHOD.md on one raw map (S, S): max of the box-filtered map.
+double image_score_from_map(const Tensor& map_ss);
+
+// Separable Gaussian blur of one (H, W) CPU map, zero padding (residual mode).
+Tensor gaussian_blur(const Tensor& map_hw, double sigma);
+
+}  // namespace sad
