@@ -1,36 +1,16 @@
-// TEMPORARY: CUDA losses (pointwise_loss, bce, ssim, focal, fusion, kl_sparsity) not yet written. Each throws a clear
+// TEMPORARY: CUDA losses (ssim, fusion, kl_sparsity) not yet written. Each throws a clear
 // error; dispatch only reaches them for CUDA tensors. Delete each function as its kernel lands (kernels/cuda/<op>.cu)
 // and the file when it is empty.
 #include "kernels/cuda/cuda_ops.h"
 
 namespace sad::cuda {
 
-void pointwise_loss_forward(const ops::PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss) {
-  SAD_FAIL("cuda::pointwise_loss_forward: not implemented yet");
-}
-void pointwise_loss_backward(const ops::PointwiseLossParams& p, const Tensor& a, const Tensor& b, const Tensor& dloss,
-                             Tensor* da, Tensor* db) {
-  SAD_FAIL("cuda::pointwise_loss_backward: not implemented yet");
-}
-void bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss) {
-  SAD_FAIL("cuda::bce_with_logits_forward: not implemented yet");
-}
-void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss, Tensor& dlogits) {
-  SAD_FAIL("cuda::bce_with_logits_backward: not implemented yet");
-}
 void ssim_forward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, Tensor& map) {
   SAD_FAIL("cuda::ssim_forward: not implemented yet");
 }
 void ssim_backward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx,
                    Tensor* dy) {
   SAD_FAIL("cuda::ssim_backward: not implemented yet");
-}
-void focal_loss_forward(const ops::FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss) {
-  SAD_FAIL("cuda::focal_loss_forward: not implemented yet");
-}
-void focal_loss_backward(const ops::FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss,
-                         Tensor& dlogits) {
-  SAD_FAIL("cuda::focal_loss_backward: not implemented yet");
 }
 void fusion_forward(const Tensor& a, const Tensor& b, Tensor& out) {
   SAD_FAIL("cuda::fusion_forward: not implemented yet");
