@@ -1,4 +1,4 @@
-// TEMPORARY: CUDA losses (ssim, fusion, kl_sparsity) not yet written. Each throws a clear
+// TEMPORARY: CUDA losses (ssim, kl_sparsity) not yet written. Each throws a clear
 // error; dispatch only reaches them for CUDA tensors. Delete each function as its kernel lands (kernels/cuda/<op>.cu)
 // and the file when it is empty.
 #include "kernels/cuda/cuda_ops.h"
@@ -11,12 +11,6 @@ void ssim_forward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, Te
 void ssim_backward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx,
                    Tensor* dy) {
   SAD_FAIL("cuda::ssim_backward: not implemented yet");
-}
-void fusion_forward(const Tensor& a, const Tensor& b, Tensor& out) {
-  SAD_FAIL("cuda::fusion_forward: not implemented yet");
-}
-void fusion_backward(const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da, Tensor* db) {
-  SAD_FAIL("cuda::fusion_backward: not implemented yet");
 }
 void kl_sparsity_forward(const ops::KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
                          const Tensor& labels, Tensor& loss, Tensor& stats) {
