@@ -1,17 +1,10 @@
-// TEMPORARY: CUDA losses (ssim, kl_sparsity) not yet written. Each throws a clear
+// TEMPORARY: CUDA losses (kl_sparsity) not yet written. Each throws a clear
 // error; dispatch only reaches them for CUDA tensors. Delete each function as its kernel lands (kernels/cuda/<op>.cu)
 // and the file when it is empty.
 #include "kernels/cuda/cuda_ops.h"
 
 namespace sad::cuda {
 
-void ssim_forward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, Tensor& map) {
-  SAD_FAIL("cuda::ssim_forward: not implemented yet");
-}
-void ssim_backward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx,
-                   Tensor* dy) {
-  SAD_FAIL("cuda::ssim_backward: not implemented yet");
-}
 void kl_sparsity_forward(const ops::KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
                          const Tensor& labels, Tensor& loss, Tensor& stats) {
   SAD_FAIL("cuda::kl_sparsity_forward: not implemented yet");
