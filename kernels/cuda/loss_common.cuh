@@ -44,43 +44,7 @@ __device__ __forceinline__ Logistic logistic(float l) {
   return f;
 }
 
-inline constexpr int kReduceThreads = 256;
-inline constexpr int kMaxPartials = 1024;  // pass-1 grid cap: ~1 block per 2 SM slots on an H200
-
-// Pass 1: term(i) is a __device__ functor returning element i's term (double or float).
-template <typename Term>
-__global__ void __launch_bounds__(kReduceThreads) partial_sums_kernel(Term term, int64_t n, double* partials) {
-  double acc = 0.0;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    acc += static_cast<double>(term(i));
-  const double s = block_sum(acc);
-  if (threadIdx.x == 0) partials[blockIdx.x] = s;
-}
-
-// Pass 2: one block folds the partials and writes the mean (a template only so that every
-// .cu including this header gets the same symbol without a link clash).
-template <int kThreads>
-__global__ void __launch_bounds__(kThreads)
-    finish_mean_kernel(const double* partials, int nparts, double n, float* out) {
-  double acc = 0.0;
-  for (int k = threadIdx.x; k < nparts; k += kThreads) acc += partials[k];
-  const double s = block_sum(acc);
-  if (threadIdx.x == 0) out[0] = static_cast<float>(s / n);
-}
-
-// out[0] = (1/n) sum_i term(i), deterministic (see the header comment). n > 0.
-template <typename Term>
-void launch_mean_of_terms(const Term& term, int64_t n, float* out) {
-  const int64_t want = (n + kReduceThreads - 1) / kReduceThreads;
-  const int blocks = static_cast<int>(std::clamp<int64_t>(want, 1, kMaxPartials));
-  DeviceBuffer partials(static_cast<size_t>(blocks) * sizeof(double));
-  partial_sums_kernel<<<blocks, kReduceThreads, 0, stream()>>>(term, n, partials.get<double>());
-  SAD_CUDA_LAUNCH_CHECK();
-  finish_mean_kernel<kReduceThreads>
-      <<<1, kReduceThreads, 0, stream()>>>(partials.get<double>(), blocks, static_cast<double>(n), out);
-  SAD_CUDA_LAUNCH_CHECK();
-}
+// Means of per-element terms use deterministic_sum (cuda_common.cuh) with scale 1/n.
 
 // The upstream gradient of a mean loss, dloss / n, read from device memory by each thread
 // (one broadcast load; the host never waits for it). Divided in double like the reference.

@@ -113,7 +113,7 @@ __global__ void focal_backward_kernel(float gamma, float alpha, const float* __r
 
 void pointwise_loss_forward(const ops::PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss) {
   const PointwiseTerm term{device_ptr(a), device_ptr(b), p.kind == ops::PointwiseLossKind::Mse};
-  launch_mean_of_terms(term, a.numel(), device_ptr(loss));
+  deterministic_sum(a.numel(), term, device_ptr(loss), 1.0 / static_cast<double>(a.numel()));
 }
 
 void pointwise_loss_backward(const ops::PointwiseLossParams& p, const Tensor& a, const Tensor& b, const Tensor& dloss,
@@ -127,7 +127,7 @@ void pointwise_loss_backward(const ops::PointwiseLossParams& p, const Tensor& a,
 }
 
 void bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss) {
-  launch_mean_of_terms(BceTerm{device_ptr(logits), device_ptr(target)}, logits.numel(), device_ptr(loss));
+  deterministic_sum(logits.numel(), BceTerm{device_ptr(logits), device_ptr(target)}, device_ptr(loss), 1.0 / static_cast<double>(logits.numel()));
 }
 
 void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss, Tensor& dlogits) {
@@ -139,7 +139,7 @@ void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const 
 
 void focal_loss_forward(const ops::FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss) {
   const FocalTerm term{device_ptr(logits), device_ptr(target), p.gamma, p.alpha};
-  launch_mean_of_terms(term, logits.numel(), device_ptr(loss));
+  deterministic_sum(logits.numel(), term, device_ptr(loss), 1.0 / static_cast<double>(logits.numel()));
 }
 
 void focal_loss_backward(const ops::FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss,
