@@ -29,7 +29,7 @@ const std::vector<Shape> kSizes = {{1}, {7}, {2, 3, 5, 7}, {1, 1, 1, 1}, {3, 1, 
 
 // ---- unary ---------------------------------------------------------------------------------------
 
-TEST_CASE("cuda parity: unary forward, backward and in place, every kind" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("cuda parity: unary forward / backward and in place / every kind" * doctest::skip(!sad::cuda_available())) {
   uint64_t seed = 2000;
   for (int k = 0; k < static_cast<int>(ops::UnaryKind::Count); ++k) {
     ops::UnaryParams p;
@@ -171,7 +171,7 @@ void binary_parity(ops::BinaryKind kind, const BinaryCase& bc, uint64_t seed, in
 
 }  // namespace
 
-TEST_CASE("cuda parity: binary add, sub, mul forward and backward with broadcasting" *
+TEST_CASE("cuda parity: binary add / sub / mul forward and backward with broadcasting" *
           doctest::skip(!sad::cuda_available())) {
   const BinaryCase cases[] = {
       {{2, 3, 5, 7}, {2, 3, 5, 7}},            // same shape: the float4 map
@@ -206,7 +206,7 @@ TEST_CASE("cuda parity: binary refuses operands on different devices" * doctest:
 
 // ---- adam ------------------------------------------------------------------------------------------
 
-TEST_CASE("cuda parity: adam_step, one fused update per step" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("cuda parity: adam_step / one fused update per step" * doctest::skip(!sad::cuda_available())) {
   const Shape sizes[] = {{1}, {5}, {1031}, {(1 << 20) + 3}};
   uint64_t seed = 2400;
   for (size_t si = 0; si < std::size(sizes); ++si)

@@ -81,7 +81,7 @@ void pointwise_parity(ops::PointwiseLossKind kind, const Shape& shape, uint64_t 
 
 }  // namespace
 
-TEST_CASE("cuda parity: pointwise_loss (mse, l1) forward and backward" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("cuda parity: pointwise_loss (mse / l1) forward and backward" * doctest::skip(!sad::cuda_available())) {
   const Shape shapes[] = {
       {1},               // one element: one block, one live thread
       {2, 3, 5, 7},      // odd sizes, 210 elements
@@ -274,7 +274,7 @@ ops::SsimParams ssim_params(bool same_size, int window = 11, float sigma = 1.5f)
 
 }  // namespace
 
-TEST_CASE("cuda parity: ssim forward and backward, same_size and valid" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("cuda parity: ssim forward and backward / same_size and valid" * doctest::skip(!sad::cuda_available())) {
   uint64_t seed = 5000;
   for (bool same : {true, false}) {
     ssim_parity(ssim_params(same), {1, 1, 11, 11}, 0.0, seed += 10);           // valid: a 1 x 1 map

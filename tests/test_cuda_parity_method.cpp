@@ -224,7 +224,7 @@ ops::KlSparsityParams kl_params(bool weak, float rho, float beta_kl, float lambd
 
 }  // namespace
 
-TEST_CASE("cuda parity: kl_sparsity forward and backward, weak labels" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("cuda parity: kl_sparsity forward and backward / weak labels" * doctest::skip(!sad::cuda_available())) {
   // Logits around the head's initial bias log(rho / (1 - rho)) ~ -3.5, and wider.
   const std::vector<std::pair<double, double>> usual{{-6.0, -1.0}, {-4.0, 2.0}, {-8.0, 0.0}};
   const KlCase cases[] = {
@@ -242,7 +242,7 @@ TEST_CASE("cuda parity: kl_sparsity forward and backward, weak labels" * doctest
   kl_parity(kl_params(true, 0.1f, 2.5f, 0.5f), cases[0], seed += 10);  // non-default weights
 }
 
-TEST_CASE("cuda parity: kl_sparsity forward and backward, batch-level prior" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("cuda parity: kl_sparsity forward and backward / batch-level prior" * doctest::skip(!sad::cuda_available())) {
   const std::vector<std::pair<double, double>> usual{{-6.0, -1.0}, {-4.0, 2.0}, {-8.0, 0.0}};
   const KlCase cases[] = {
       {{4, 1, 32, 32}, {1, 0, 1, 0}, usual, "labels ignored"},

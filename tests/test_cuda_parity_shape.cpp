@@ -138,7 +138,7 @@ TEST_CASE("cuda parity: upsample_nearest forward and backward" * doctest::skip(!
 
 // ---- resize_bilinear -------------------------------------------------------------------------------
 
-TEST_CASE("cuda parity: resize_bilinear forward and backward, both align_corners" *
+TEST_CASE("cuda parity: resize_bilinear forward and backward / both align_corners" *
           doctest::skip(!sad::cuda_available())) {
   struct Case {
     Shape x;
@@ -190,7 +190,7 @@ TEST_CASE("cuda parity: resize_bilinear forward and backward, both align_corners
 
 // ---- avg_pool2d --------------------------------------------------------------------------------------
 
-TEST_CASE("cuda parity: avg_pool2d forward and backward, both count_include_pad" *
+TEST_CASE("cuda parity: avg_pool2d forward and backward / both count_include_pad" *
           doctest::skip(!sad::cuda_available())) {
   struct Geometry {
     int kernel, stride, pad;

@@ -28,7 +28,7 @@ TEST_CASE("device: resolve_device picks the CPU without a GPU and refuses cuda c
 }
 
 #if SPARSEAD_HAVE_CUDA_OPS
-TEST_CASE("cuda errors: checked calls throw sad::Error naming the call, the error and file:line") {
+TEST_CASE("cuda errors: checked calls throw sad::Error naming the call / the error and file:line") {
   // The runtime and the libraries name their error codes without a GPU.
   CHECK_THROWS_WITH_AS(SAD_CUDA_CHECK(cudaErrorInvalidValue), doctest::Contains("cudaErrorInvalidValue"), Error);
   CHECK_THROWS_WITH_AS(SAD_CUBLAS_CHECK(CUBLAS_STATUS_NOT_INITIALIZED),
