@@ -16,19 +16,20 @@ namespace cli {
 namespace {
 
 // Flags every verb that runs a network shares.
-std::vector<FlagSpec> runtime_flags() {
+std::vector<FlagSpec> runtime_flags(const std::string& quiet_help) {
   return {
       {"--device", "auto|cpu|cuda", "where the networks run (default auto: a GPU when one answers)"},
       {"--threads", "N", "CPU threads for the kernels and OpenBLAS (default: SPARSEAD_THREADS or all cores)"},
-      {"--quiet", "", "no progress bar: one line per epoch (or none)"},
+      {"--quiet", "", quiet_help},
       {"--help", "", "this text"},
   };
 }
 
-std::vector<FlagSpec> data_flags() {
+std::vector<FlagSpec> data_flags(bool training) {
   return {
       {"--data", "DIR", "an MVTec AD category directory (train/good, test/<type>, ground_truth/<type>)"},
-      {"--folder-normal", "DIR", "Folder mode: the normal images"},
+      {"--folder-normal", "DIR",
+       training ? "Folder mode: the normal training images" : "Folder mode: the normal test images"},
       {"--folder-abnormal", "DIR", "Folder mode: anomalous test images"},
       {"--folder-mask", "DIR", "Folder mode: masks of the anomalous images (<stem>_mask.<ext> or <stem>.<ext>)"},
   };
@@ -81,7 +82,7 @@ std::vector<VerbSpec> make_specs() {
                "RUN/train_log.csv and a checkpoint each epoch (atomically). Ctrl-C finishes the current step,\n"
                "writes the checkpoint and exits (code 130); --resume continues. RUN must not exist (or be\n"
                "empty) unless --resume is given.",
-               join(join({{"--out", "RUN", "the run directory (required)"}}, data_flags()),
+               join(join({{"--out", "RUN", "the run directory (required)"}}, data_flags(true)),
                     join(
                         {
                             {"--preset", "cpu|paper",
@@ -98,7 +99,7 @@ std::vector<VerbSpec> make_specs() {
                             {"--init-generator", "MODEL",
                              "start from MODEL's generator and skip phase 1 (shares it between modes)"},
                         },
-                        runtime_flags())),
+                        runtime_flags("no progress bar: one line per epoch"))),
                config_keys_epilog() +
                    "\nprecedence: defaults < preset < --config < --set < the flags above.\n"
                    "example:\n  sparsead train --data data/fabric --out runs/fabric --set image_size=64 width=8\n"});
@@ -109,10 +110,10 @@ std::vector<VerbSpec> make_specs() {
        "a panel DIR/panels/<type>/<stem>.png (image | mask | heatmap | predicted outline in red,\n"
        "ground truth in green); prints the metrics table.",
        join(join({{"--model", "FILE", "the model file (required)"}, {"--out", "DIR", "where to write (required)"}},
-                 data_flags()),
+                 data_flags(false)),
             join({{"--no-panels", "", "skip the panel images"},
                   {"--overwrite", "", "allow a non-empty --out directory (files are replaced)"}},
-                 runtime_flags())),
+                 runtime_flags("no progress bar"))),
        "example:\n  sparsead test --model runs/fabric/model.safetensors --data data/fabric --out runs/fabric/test\n"});
   v.push_back({"predict", "predict --model FILE --input FILE_OR_DIR --out DIR [--threshold T]",
                "Scores images (one file, or every image of a directory): writes per image a heatmap\n"
@@ -124,7 +125,7 @@ std::vector<VerbSpec> make_specs() {
                      {"--out", "DIR", "where to write (required)"},
                      {"--threshold", "T", "decision threshold in normalised units, 0..1 (default 0.5: the stored one)"},
                      {"--overwrite", "", "allow a non-empty --out directory (files are replaced)"}},
-                    runtime_flags()),
+                    runtime_flags("no line per image, only the summary")),
                "example:\n  sparsead predict --model runs/fabric/model.safetensors --input part.png --out pred\n"});
   v.push_back({"info",
                "info --model FILE [--json]",
@@ -142,10 +143,14 @@ std::string overview() {
       "usage: sparsead <command> [flags]\n\n"
       "Weakly supervised anomaly detection with a sparsity prior: train on normal images only,\n"
       "find and outline defects.\n\ncommands:\n";
-  for (const VerbSpec& v : verb_specs()) {
-    std::string first = v.summary.substr(0, v.summary.find('\n'));
-    s += "  " + v.name + std::string(10 - v.name.size(), ' ') + first + "\n";
-  }
+  const std::vector<std::pair<std::string, std::string>> briefs = {
+      {"synth", "write a procedural dataset in MVTec AD layout (the demo's and the tests' data)"},
+      {"train", "train a model on normal images (GAN, then the sparse-KL segmenter)"},
+      {"test", "evaluate a model on a labelled test set: metrics.json, scores.csv, panels"},
+      {"predict", "score images: heatmaps, a CSV, per-image latency"},
+      {"info", "print the configuration stored in a model file"},
+  };
+  for (const auto& [name, brief] : briefs) s += "  " + name + std::string(10 - name.size(), ' ') + brief + "\n";
   s += "\n'sparsead <command> --help' describes a command's flags.\n";
   return s;
 }

@@ -58,6 +58,7 @@ void check_decodable(const std::vector<data::ImageItem>& items, int channels) {
   for (int64_t i = 0; i < n; ++i) {
     const data::ImageItem& it = items[static_cast<size_t>(i)];
     try {
+      (void)data::read_image_info(it.path);  // the size limit, before decoding
       (void)data::load_image(it.path, channels);
       if (!it.mask_path.empty()) (void)data::load_mask(it.mask_path);
     } catch (const std::exception& e) {

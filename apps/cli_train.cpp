@@ -106,6 +106,32 @@ void check_init_generator(const std::string& path, const Config& cfg) {
                 std::to_string(cfg.width) + ", channels " + std::to_string(cfg.channels));
 }
 
+// --resume: the run continues with the settings stored in its checkpoint. Options the
+// command line sets explicitly must agree with them (repeating the original command plus
+// --resume is the usual way to continue); a difference is named, key by key.
+Config resume_config(const std::string& run, const Config& given, bool preset_given) {
+  std::error_code ec;
+  if (!fs::is_directory(run, ec)) throw Error("--resume: run directory '" + run + "' does not exist");
+  const std::string ckpt = (fs::path(run) / "checkpoint.safetensors").string();
+  if (!fs::is_regular_file(ckpt, ec))
+    throw Error("--resume: '" + run + "' has no checkpoint.safetensors to continue from");
+  SafetensorsFile f = load_safetensors(ckpt);
+  auto it = f.metadata.find("config");
+  if (it == f.metadata.end()) throw Error("--resume: '" + ckpt + "' holds no config (not a sparsead checkpoint)");
+  Config saved = Config::from_json(Json::parse(it->second), ckpt);
+  const Json s = saved.to_json(), g = given.to_json();
+  std::string diff;
+  for (const auto& [key, value] : g.as_object()) {
+    const bool explicit_key = given.explicit_keys.count(key) || (key == "preset" && preset_given);
+    if (!explicit_key || key == "channels") continue;
+    const Json* old = s.find(key);
+    if (old && !(*old == value))
+      diff += (diff.empty() ? "" : ", ") + key + " " + value.dump() + " (run: " + old->dump() + ")";
+  }
+  if (!diff.empty()) throw UsageError("--resume: settings differ from the interrupted run in '" + run + "': " + diff);
+  return saved;
+}
+
 }  // namespace
 
 int run_train(const Args& a, Streams& io) {
@@ -114,16 +140,12 @@ int run_train(const Args& a, Streams& io) {
   const bool quiet = a.has("--quiet");
   // Cheap command-line checks first, then the machine, then files.
   if (resume && a.has("--init-generator"))
-    throw UsageError("train: --resume and --init-generator exclude each other (a resumed run keeps its generator)");
+    throw UsageError(
+        "train: drop --init-generator when resuming (a resumed run keeps the generator in its checkpoint)");
   const Device device = setup_runtime(a);
   Config cfg = build_train_config(a, device);
-
-  std::error_code ec;
   if (resume) {
-    if (!fs::is_directory(run, ec)) throw Error("--resume: run directory '" + run + "' does not exist");
-    const std::string ckpt = (fs::path(run) / "checkpoint.safetensors").string();
-    if (!fs::is_regular_file(ckpt, ec))
-      throw Error("--resume: '" + run + "' has no checkpoint.safetensors to continue from");
+    cfg = resume_config(run, cfg, a.has("--preset"));
   } else {
     check_output_dir("--out", run, false, "use --resume to continue that run, or choose another --out");
   }
