@@ -456,6 +456,17 @@ TEST_CASE("cli end to end: synth train test predict info on a tiny set") {
   const std::string scores = sad::test::read_bytes(d / "eval/scores.csv");
   CHECK(std::count(scores.begin(), scores.end(), '\n') == 1 + 4);  // header + one row per test image
 
+  // Folder mode: the same images as normal / abnormal / mask directories.
+  Run f = sparsead({"test", "--model", run + "/model.safetensors", "--folder-normal", d / "ds/test/good",
+                    "--folder-abnormal", d / "ds/test/hole", "--folder-mask", d / "ds/ground_truth/hole", "--out",
+                    d / "eval_folder", "--quiet", "--no-panels"});
+  INFO(f.err);
+  REQUIRE(f.rc == 0);
+  const Json fm = Json::parse(sad::test::read_bytes(d / "eval_folder/metrics.json"));
+  CHECK(fm.get_object("per_type", "metrics").contains("abnormal"));
+  CHECK(fm.get("pixel_auroc", "metrics").is_number());
+  CHECK_FALSE(fs::exists(d / "eval_folder/panels"));
+
   Run p = sparsead({"predict", "--model", run + "/model.safetensors", "--input", d / "ds/test/hole", "--out",
                     d / "pred", "--threshold", "0.4"});
   INFO(p.err);
