@@ -12,8 +12,10 @@
 
 namespace {
 [[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "sparsead_overfit: %s\nusage: sparsead_overfit [--steps N] [--seed N] "
-                       "[--device auto|cpu|cuda] [--threads N] [--quiet]\n", msg.c_str());
+  std::fprintf(stderr,
+               "sparsead_overfit: %s\nusage: sparsead_overfit [--steps N] [--seed N] "
+               "[--device auto|cpu|cuda] [--threads N] [--quiet]\n",
+               msg.c_str());
   std::exit(2);
 }
 long parse_int(const char* flag, const char* s, long lo, long hi) {
@@ -38,18 +40,25 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) usage_error(a + " needs a value");
         return argv[++i];
       };
-      if (a == "--steps") steps = static_cast<int>(parse_int("--steps", value(), 1, 1000000));
-      else if (a == "--seed") seed = static_cast<uint64_t>(parse_int("--seed", value(), 0, 1L << 40));
-      else if (a == "--device") device = value();
-      else if (a == "--threads") sad::set_num_threads(static_cast<int>(parse_int("--threads", value(), 1, 1024)));
-      else if (a == "--quiet") quiet = true;
+      if (a == "--steps")
+        steps = static_cast<int>(parse_int("--steps", value(), 1, 1000000));
+      else if (a == "--seed")
+        seed = static_cast<uint64_t>(parse_int("--seed", value(), 0, 1L << 40));
+      else if (a == "--device")
+        device = value();
+      else if (a == "--threads")
+        sad::set_num_threads(static_cast<int>(parse_int("--threads", value(), 1, 1024)));
+      else if (a == "--quiet")
+        quiet = true;
       else if (a == "--help" || a == "-h") {
-        std::printf("sparsead_overfit: a small conv net must overfit one fixed batch (MSE falls >= 10x)\n"
-                    "  --steps N     Adam steps (default 150)\n  --seed N      seed (default 7)\n"
-                    "  --device D    auto|cpu|cuda (default auto)\n  --threads N   CPU threads\n"
-                    "  --quiet       only the summary line\n");
+        std::printf(
+            "sparsead_overfit: a small conv net must overfit one fixed batch (MSE falls >= 10x)\n"
+            "  --steps N     Adam steps (default 150)\n  --seed N      seed (default 7)\n"
+            "  --device D    auto|cpu|cuda (default auto)\n  --threads N   CPU threads\n"
+            "  --quiet       only the summary line\n");
         return 0;
-      } else usage_error("unknown flag '" + a + "'");
+      } else
+        usage_error("unknown flag '" + a + "'");
     }
     sad::Device dev = sad::resolve_device(device);
     auto r = sad::train_fixed_batch(seed, steps, dev, [&](int s, double loss) {
@@ -57,8 +66,8 @@ int main(int argc, char** argv) {
     });
     double ratio = r.losses.front() / r.losses.back();
     bool ok = ratio >= 10.0;
-    std::printf("overfit on %s: loss %.5f -> %.5f (%.1fx lower) in %d steps: %s\n", dev.str().c_str(),
-                r.losses.front(), r.losses.back(), ratio, steps, ok ? "OK" : "FAILED (expected >= 10x)");
+    std::printf("overfit on %s: loss %.5f -> %.5f (%.1fx lower) in %d steps: %s\n", dev.str().c_str(), r.losses.front(),
+                r.losses.back(), ratio, steps, ok ? "OK" : "FAILED (expected >= 10x)");
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sparsead_overfit: error: %s\n", e.what());

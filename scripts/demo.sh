@@ -1,10 +1,65 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what is missing, build, run.
-# Until the method lands (issue: the method end to end) this runs the framework's
-# overfit example: a small conv net must learn one fixed batch (loss falls >= 10x).
+# The main job on a fresh machine: install what is missing, build `sparsead`, generate a
+# small synthetic dataset with a fixed seed, train the default method (sparse-kl) at a
+# small size, test it, and print the metrics and where the panels are. Sized to finish in
+# about 5 minutes on 2 CPU cores, build included.
+#
+#   scripts/demo.sh              the method end to end (output under build/demo/)
+#   scripts/demo.sh --overfit    the framework's smoke test: a small conv net must overfit
+#                                one batch (loss falls >= 10x); further flags go to it
+#
+# Environment: SPARSEAD_DEMO_DIR (default build/demo; removed and rewritten by each run),
+# SPARSEAD_BUILD_DIR (default build), SPARSEAD_CUDA (AUTO, ON or OFF; default AUTO).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+start=$(date +%s)
+build=${SPARSEAD_BUILD_DIR:-build}
+jobs=$(nproc 2>/dev/null || echo 2)
+
 bash scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPARSEAD_CUDA=AUTO >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target sparsead_overfit
-./build/sparsead_overfit "$@"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPARSEAD_CUDA="${SPARSEAD_CUDA:-AUTO}" >/dev/null
+
+if [ "${1:-}" = "--overfit" ]; then
+    shift
+    cmake --build "$build" -j "$jobs" --target sparsead_overfit
+    exec "./$build/sparsead_overfit" "$@"
+fi
+if [ $# -gt 0 ]; then
+    echo "usage: scripts/demo.sh [--overfit [flags for sparsead_overfit]]" >&2
+    exit 2
+fi
+
+echo "== build ($jobs jobs)"
+cmake --build "$build" -j "$jobs" --target sparsead
+built=$(date +%s)
+sparsead="./$build/sparsead"
+
+demo=${SPARSEAD_DEMO_DIR:-$build/demo}
+# Only ever the demo's own folder: refuse anything that does not look like one.
+if [ -e "$demo" ] && [ ! -e "$demo/.sparsead-demo" ]; then
+    echo "demo: '$demo' exists and is not a previous demo's output; set SPARSEAD_DEMO_DIR elsewhere" >&2
+    exit 1
+fi
+rm -rf "$demo"
+mkdir -p "$demo"
+touch "$demo/.sparsead-demo"
+
+# The demo's dataset and size: fabric texture, 64 x 64 RGB, 60 normal training images;
+# the model at S = 64, width 8 (the `cpu` preset is S = 128, width 16).
+echo "== synth: a procedural dataset (seed 1)"
+"$sparsead" synth --out "$demo/data" --seed 1 --kind fabric --size 64 --train 60 --test-good 20 --per-defect 10
+
+echo "== train: sparse-kl (phase 1 GAN, phase 2 segmenter)"
+"$sparsead" train --data "$demo/data" --out "$demo/run" --seed 0 --set image_size=64 width=8 \
+    --epochs-gan 10 --epochs-seg 5 --batch 16
+
+echo "== test"
+"$sparsead" test --model "$demo/run/model.safetensors" --data "$demo/data" --out "$demo/test" --quiet
+
+end=$(date +%s)
+echo
+echo "demo: metrics  $demo/test/metrics.json"
+echo "demo: panels   $demo/test/panels/<type>/<image>.png (image | mask | heatmap | outline)"
+echo "demo: model    $demo/run/model.safetensors (sparsead info --model ...; sparsead predict ...)"
+echo "demo: wall time $((end - start)) s (build $((built - start)) s, synth + train + test $((end - built)) s)"

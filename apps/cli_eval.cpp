@@ -1,0 +1,217 @@
+// The verbs that use a trained model: `test` (score a labelled test set, evaluate, draw
+// panels) and `predict` (score any images, write heatmaps and a CSV, time each one).
+// Both go through the embeddable inference API (model/anomaly_model.h).
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "apps/cli_panels.h"
+#include "apps/cli_verbs.h"
+#include "apps/progress.h"
+#include "data/image.h"
+#include "eval/report.h"
+#include "model/anomaly_model.h"
+
+namespace sad::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+AnomalyModel load_model(const Args& a, Device device) {
+  const std::string path = a.require("--model");
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error("--model '" + path + "': no such file");
+  return AnomalyModel::load(path, device);
+}
+
+std::string fmt_metric(const std::optional<double>& v) {
+  if (!v) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", *v);
+  return buf;
+}
+
+std::string fmt_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// The metrics as a fixed-width table: one row for the whole set, one per defect type.
+std::string metrics_table(const eval::MetricsReport& r, const std::map<std::string, int>& counts, int total) {
+  std::ostringstream os;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-16s %6s %11s %11s %8s %8s %8s\n", "type", "images", "image_auroc", "pixel_auroc",
+                "aupro", "pixel_ap", "image_f1");
+  os << line;
+  auto row = [&](const std::string& name, int n, const eval::MetricSet& m) {
+    std::snprintf(line, sizeof line, "%-16s %6d %11s %11s %8s %8s %8s\n", name.c_str(), n,
+                  fmt_metric(m.image_auroc).c_str(), fmt_metric(m.pixel_auroc).c_str(), fmt_metric(m.aupro).c_str(),
+                  fmt_metric(m.pixel_ap).c_str(), fmt_metric(m.image_f1).c_str());
+    os << line;
+  };
+  row("all", total, r.all);
+  const int good = counts.count(eval::kGoodType) ? counts.at(eval::kGoodType) : 0;
+  for (const auto& [type, m] : r.per_type) row(type, (counts.count(type) ? counts.at(type) : 0) + good, m);
+  return os.str();
+}
+
+// (H, W) or (1, H, W) CPU float tensor -> its values.
+std::vector<float> plane_values(const Tensor& t) { return t.to_vector(); }
+
+}  // namespace
+
+// ---- test --------------------------------------------------------------------------------
+
+int run_test(const Args& a, Streams& io) {
+  const std::string out = a.require("--out");
+  a.require("--model");
+  const bool quiet = a.has("--quiet");
+  const bool panels = !a.has("--no-panels");
+  const Device device = setup_runtime(a);
+  check_output_dir("--out", out, a.has("--overwrite"), "pass --overwrite to replace its files");
+  AnomalyModel model = load_model(a, device);
+  data::Dataset ds = read_dataset(a, /*training=*/false);
+  if (ds.test.empty()) throw Error("dataset '" + ds.root + "': no test images");
+  const int channels = static_cast<int>(model.config().channels);
+  check_decodable(ds.test, channels);
+
+  // Everything is valid: from here on files are written.
+  fs::create_directories(out);
+  const size_t n = ds.test.size();
+  std::vector<std::string> types(n);
+  std::vector<float> scores(n);
+  std::vector<uint8_t> labels(n);
+  std::vector<std::vector<float>> maps(n);
+  std::vector<std::vector<uint8_t>> masks(n);
+  std::vector<eval::ScoreMap> score_maps(n);
+  std::map<std::string, int> counts;
+  std::string csv = "path,type,label,raw_score,score,predicted\n";
+  ProgressBar bar("test", static_cast<long>(n), "img", quiet);
+  for (size_t i = 0; i < n; ++i) {
+    const data::ImageItem& it = ds.test[i];
+    Tensor image = data::load_image(it.path, channels);  // (C, H, W) in [0, 1]
+    const int64_t h = image.dim(1), w = image.dim(2);
+    Prediction p = model.predict_image(image);
+    // Metrics use the raw map at the mask's (= image's) size: normalisation clips, which
+    // would create ties.
+    const int64_t s = p.raw_map.dim(-1);
+    maps[i] = plane_values(
+        data::resize(p.raw_map.reshape({1, p.raw_map.dim(-2), s}), static_cast<int>(h), static_cast<int>(w)));
+    Tensor mask;                                         // undefined: no mask known (the panel shows a gray tile)
+    if (!it.anomalous) mask = Tensor::zeros({1, h, w});  // a good image has no defect pixels
+    if (!it.mask_path.empty()) {
+      mask = data::load_mask(it.mask_path);  // (1, H, W) {0, 1}
+      std::vector<float> mv = mask.to_vector();
+      masks[i].resize(mv.size());
+      for (size_t k = 0; k < mv.size(); ++k) masks[i][k] = mv[k] >= 0.5f ? 1 : 0;
+    }
+    types[i] = it.type;
+    scores[i] = static_cast<float>(p.raw_score);
+    labels[i] = it.anomalous ? 1 : 0;
+    score_maps[i] = {maps[i], masks[i], static_cast<int>(w), static_cast<int>(h)};
+    counts[it.type] += 1;
+    if (panels) {
+      const fs::path dir = fs::path(out) / "panels" / it.type;
+      fs::create_directories(dir);
+      data::save_png((dir / (fs::path(it.path).stem().string() + ".png")).string(), make_panel(image, mask, p.map));
+    }
+    csv += csv_field(it.path) + "," + csv_field(it.type) + "," + (it.anomalous ? "1" : "0") + "," +
+           fmt_double(p.raw_score) + "," + fmt_double(p.score) + "," + (p.anomalous ? "1" : "0") + "\n";
+    bar.advance(1);
+  }
+  const double seconds = bar.finish();
+
+  std::span<const eval::ScoreMap> map_span;
+  if (ds.has_masks) map_span = score_maps;  // without masks the pixel metrics are null
+  eval::MetricsReport report = eval::evaluate(types, scores, labels, map_span);
+  write_text_file((fs::path(out) / "metrics.json").string(), eval::report_json(report));
+  write_text_file((fs::path(out) / "scores.csv").string(), csv);
+
+  std::fprintf(io.out, "%s", metrics_table(report, counts, static_cast<int>(n)).c_str());
+  std::fprintf(io.out, "test: %zu images in %s (%.1f img/s); metrics: %s\n", n, format_duration(seconds).c_str(),
+               seconds > 0 ? static_cast<double>(n) / seconds : 0.0, (fs::path(out) / "metrics.json").c_str());
+  if (panels) std::fprintf(io.out, "panels: %s/<type>/<image>.png\n", (fs::path(out) / "panels").c_str());
+  return 0;
+}
+
+// ---- predict -----------------------------------------------------------------------------
+
+int run_predict(const Args& a, Streams& io) {
+  const std::string out = a.require("--out");
+  const std::string input = a.require("--input");
+  a.require("--model");
+  const double threshold = a.get_double("--threshold", 0.0, 1.0).value_or(0.5);
+  const bool quiet = a.has("--quiet");
+  const Device device = setup_runtime(a);
+  check_output_dir("--out", out, a.has("--overwrite"), "pass --overwrite to replace its files");
+  AnomalyModel model = load_model(a, device);
+
+  std::error_code ec;
+  std::vector<data::ImageItem> items;
+  auto add = [&](const std::string& path) {
+    data::ImageItem it;
+    it.path = path;
+    items.push_back(it);
+  };
+  if (fs::is_directory(input, ec)) {
+    for (const std::string& p : data::list_images(input)) add(p);
+    if (items.empty()) throw Error("--input '" + input + "': no images (.png, .jpg, .jpeg, .bmp) in this directory");
+  } else if (fs::exists(input, ec)) {
+    add(input);
+  } else {
+    throw Error("--input '" + input + "': no such file or directory");
+  }
+  const int channels = static_cast<int>(model.config().channels);
+  check_decodable(items, channels);
+  // Output names by stem; inputs that share a stem (a.png, a.jpg) keep their extension.
+  std::map<std::string, int> stem_count;
+  for (const auto& it : items) stem_count[fs::path(it.path).stem().string()] += 1;
+  auto out_name = [&](const std::string& path) {
+    const fs::path p(path);
+    std::string stem = p.stem().string();
+    if (stem_count[stem] > 1) {
+      // Appended piecewise: GCC 12 raises a false -Wrestrict on "_" + std::string.
+      stem += '_';
+      stem += p.extension().string().substr(1);
+    }
+    return stem + "_heatmap.png";
+  };
+
+  fs::create_directories(out);
+  std::string csv = "path,raw_score,score,label,latency_ms\n";
+  std::vector<double> latencies;
+  int anomalous = 0;
+  for (const data::ImageItem& it : items) {
+    Tensor image = data::load_image(it.path, channels);
+    const auto t0 = std::chrono::steady_clock::now();
+    Prediction p = model.predict_image(image, threshold);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    latencies.push_back(ms);
+    anomalous += p.anomalous ? 1 : 0;
+    data::save_png((fs::path(out) / out_name(it.path)).string(), heatmap_overlay(image, p.map));
+    const char* label = p.anomalous ? "anomalous" : "normal";
+    csv += csv_field(it.path) + "," + fmt_double(p.raw_score) + "," + fmt_double(p.score) + "," + label + "," +
+           fmt_double(ms) + "\n";
+    if (!quiet) std::fprintf(io.out, "%s  score %.4f  %-9s  %.1f ms\n", it.path.c_str(), p.score, label, ms);
+  }
+  write_text_file((fs::path(out) / "predictions.csv").string(), csv);
+
+  std::vector<double> sorted = latencies;
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double v : latencies) sum += v;
+  const double median = sorted[sorted.size() / 2];
+  std::fprintf(io.out,
+               "predict: %zu images, %d anomalous (threshold %.3g); latency per image on %s: median %.1f ms, "
+               "mean %.1f ms, min %.1f ms, max %.1f ms (the first includes warm-up); %s\n",
+               items.size(), anomalous, threshold, model.device().str().c_str(), median,
+               sum / static_cast<double>(latencies.size()), sorted.front(), sorted.back(),
+               (fs::path(out) / "predictions.csv").c_str());
+  return 0;
+}
+
+}  // namespace sad::cli

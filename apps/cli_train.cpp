@@ -1,0 +1,222 @@
+// The verbs that make things: `synth` (a dataset), `train` (a model), and `info` (what a
+// model file says about itself).
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+
+#include "apps/cli_verbs.h"
+#include "apps/progress.h"
+#include "data/synth.h"
+#include "layers/safetensors.h"
+#include "model/anomaly_model.h"
+#include "model/trainer.h"
+
+namespace sad::cli {
+
+namespace fs = std::filesystem;
+
+// ---- synth -------------------------------------------------------------------------------
+
+int run_synth(const Args& a, Streams& io) {
+  data::SynthConfig sc;
+  const std::string out = a.require("--out");
+  sc.seed = static_cast<uint64_t>(a.get_int("--seed", 0, int64_t{1} << 53).value_or(0));
+  sc.size = static_cast<int>(a.get_int("--size", 32, 4096).value_or(128));
+  sc.channels = std::stoi(a.get_choice("--channels", {"1", "3"}).value_or("3"));
+  sc.kind = data::parse_synth_kind(a.get_choice("--kind", {"fabric", "wood", "disc", "tile"}).value_or("fabric"));
+  sc.train = static_cast<int>(a.get_int("--train", 2, 100000).value_or(sc.train));
+  sc.test_good = static_cast<int>(a.get_int("--test-good", 0, 100000).value_or(sc.test_good));
+  sc.per_defect = static_cast<int>(a.get_int("--per-defect", 0, 100000).value_or(sc.per_defect));
+  if (std::optional<std::string> list = a.get("--defects")) {
+    sc.defects.clear();
+    std::string rest = *list;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string d = rest.substr(0, comma);
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+      const auto& known = data::synth_defect_types();
+      if (std::find(known.begin(), known.end(), d) == known.end())
+        throw UsageError("synth: --defects: unknown defect type '" + d + "' (crack, hole, scratch, stain)");
+      if (std::find(sc.defects.begin(), sc.defects.end(), d) == sc.defects.end()) sc.defects.push_back(d);
+    }
+    if (sc.defects.empty()) throw UsageError("synth: --defects is empty");
+  }
+  check_output_dir("--out", out, false, "synth writes a new dataset");
+  data::generate_synthetic_dataset(sc, out);
+  const int n_defect = sc.per_defect * static_cast<int>(sc.defects.size());
+  std::fprintf(io.out, "synth: %s %dx%d, %s, seed %llu: %d train, %d test good, %d defect images -> %s\n",
+               data::synth_kind_name(sc.kind), sc.size, sc.size, sc.channels == 1 ? "gray" : "RGB",
+               static_cast<unsigned long long>(sc.seed), sc.train, sc.test_good, n_defect, out.c_str());
+  return 0;
+}
+
+// ---- train -------------------------------------------------------------------------------
+
+namespace {
+
+// Ctrl-C during training: the first sets the flag the trainer polls after each step (it
+// then writes its checkpoint and returns); a second one kills the process as usual.
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  if (g_stop.load()) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+    return;
+  }
+  g_stop.store(true);
+  const char msg[] = "\nsparsead: stopping after this step (Ctrl-C again to abort)\n";
+  ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+  (void)ignored;
+}
+
+// Installs on_sigint for the lifetime of the object and restores the previous handler.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    g_stop.store(false);
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &previous_);
+  }
+  ~SigintGuard() { sigaction(SIGINT, &previous_, nullptr); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction previous_;
+};
+
+// --init-generator: the model must be readable and its generator must fit this run.
+void check_init_generator(const std::string& path, const Config& cfg) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error("--init-generator '" + path + "': no such file");
+  AnomalyModel m = AnomalyModel::load(path, Device::cpu());
+  const Config& g = m.config();
+  if (g.image_size != cfg.image_size || g.width != cfg.width || g.channels != cfg.channels)
+    throw Error("--init-generator '" + path + "': its generator has image_size " + std::to_string(g.image_size) +
+                ", width " + std::to_string(g.width) + ", channels " + std::to_string(g.channels) +
+                " but this run has image_size " + std::to_string(cfg.image_size) + ", width " +
+                std::to_string(cfg.width) + ", channels " + std::to_string(cfg.channels));
+}
+
+// --resume: the run continues with the settings stored in its checkpoint. Options the
+// command line sets explicitly must agree with them (repeating the original command plus
+// --resume is the usual way to continue); a difference is named, key by key.
+Config resume_config(const std::string& run, const Config& given, bool preset_given) {
+  std::error_code ec;
+  if (!fs::is_directory(run, ec)) throw Error("--resume: run directory '" + run + "' does not exist");
+  const std::string ckpt = (fs::path(run) / "checkpoint.safetensors").string();
+  if (!fs::is_regular_file(ckpt, ec))
+    throw Error("--resume: '" + run + "' has no checkpoint.safetensors to continue from");
+  SafetensorsFile f = load_safetensors(ckpt);
+  auto it = f.metadata.find("config");
+  if (it == f.metadata.end()) throw Error("--resume: '" + ckpt + "' holds no config (not a sparsead checkpoint)");
+  Config saved = Config::from_json(Json::parse(it->second), ckpt);
+  const Json s = saved.to_json(), g = given.to_json();
+  std::string diff;
+  for (const auto& [key, value] : g.as_object()) {
+    const bool explicit_key = given.explicit_keys.count(key) || (key == "preset" && preset_given);
+    if (!explicit_key || key == "channels") continue;
+    const Json* old = s.find(key);
+    if (old && !(*old == value))
+      diff += (diff.empty() ? "" : ", ") + key + " " + value.dump() + " (run: " + old->dump() + ")";
+  }
+  if (!diff.empty()) throw UsageError("--resume: settings differ from the interrupted run in '" + run + "': " + diff);
+  return saved;
+}
+
+}  // namespace
+
+int run_train(const Args& a, Streams& io) {
+  const std::string run = a.require("--out");
+  const bool resume = a.has("--resume");
+  const bool quiet = a.has("--quiet");
+  // Cheap command-line checks first, then the machine, then files.
+  if (resume && a.has("--init-generator"))
+    throw UsageError(
+        "train: drop --init-generator when resuming (a resumed run keeps the generator in its checkpoint)");
+  const Device device = setup_runtime(a);
+  Config cfg = build_train_config(a, device);
+  if (resume) {
+    cfg = resume_config(run, cfg, a.has("--preset"));
+  } else {
+    check_output_dir("--out", run, false, "use --resume to continue that run, or choose another --out");
+  }
+
+  data::Dataset ds = read_dataset(a, /*training=*/true);
+  if (cfg.channels == 0) cfg.channels = ds.channels;
+  // Every training image must decode: a truncated file would otherwise stop the run hours in.
+  check_decodable(ds.train, static_cast<int>(cfg.channels));
+  // One image is held out for validation and batch norm needs two in a batch.
+  if (ds.train.size() < 3)
+    throw Error("dataset: " + std::to_string(ds.train.size()) + " training image(s) in '" + ds.root +
+                "': need at least 3 (one or more are held out for validation, and a batch needs 2)");
+  const std::string init = a.get_or("--init-generator", "");
+  if (!init.empty()) check_init_generator(init, cfg);
+
+  TrainOptions opt;
+  opt.dataset = std::move(ds);
+  opt.out_dir = run;
+  opt.cfg = cfg;
+  opt.device = device;
+  opt.resume = resume;
+  opt.quiet = quiet;
+  opt.init_generator = init;
+  opt.stop = &g_stop;
+  TrainResult r;
+  {
+    SigintGuard guard;
+    r = train(opt);
+  }
+  if (!r.completed) {
+    std::fprintf(io.err, "sparsead: training stopped; checkpoint in '%s' (continue with --resume)\n", run.c_str());
+    return 130;
+  }
+  std::fprintf(io.out, "train: %s, %s preset, S=%lld w=%lld: phase 1 %s, phase 2 %s -> %s\n", cfg.mode.c_str(),
+               cfg.preset.c_str(), static_cast<long long>(cfg.image_size), static_cast<long long>(cfg.width),
+               format_duration(r.seconds_gan).c_str(), format_duration(r.seconds_seg).c_str(), r.model_path.c_str());
+  return 0;
+}
+
+// ---- info --------------------------------------------------------------------------------
+
+int run_info(const Args& a, Streams& io) {
+  const std::string path = a.require("--model");
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error("--model '" + path + "': no such file");
+  SafetensorsFile f = load_safetensors(path);
+  auto it = f.metadata.find("config");
+  if (it == f.metadata.end())
+    throw Error("--model '" + path + "': not a sparsead model file (no 'config' in its metadata)");
+  Json j;
+  try {
+    j = Json::parse(it->second);
+  } catch (const Error& e) {
+    throw Error("--model '" + path + "': its stored config is not valid JSON: " + user_message(e.what()));
+  }
+  const Config cfg = Config::from_json(j, path);  // strict: names the file and the bad key
+  if (a.has("--json")) {
+    std::fprintf(io.out, "%s\n", cfg.to_json().dump(2).c_str());
+    return 0;
+  }
+  int64_t params = 0;
+  for (const auto& [name, t] : f.tensors) params += t.numel();
+  std::fprintf(io.out, "model %s\n  %zu tensors, %lld values (%.2f MB as float32)\n", path.c_str(), f.tensors.size(),
+               static_cast<long long>(params), static_cast<double>(params) * 4.0 / 1e6);
+  const Json cj = cfg.to_json();
+  size_t col = 0;
+  for (const auto& [key, value] : cj.as_object()) col = std::max(col, key.size());
+  for (const auto& [key, value] : cj.as_object())
+    std::fprintf(io.out, "  %s%s  %s\n", key.c_str(), std::string(col - key.size(), ' ').c_str(),
+                 value.is_string() ? value.as_string().c_str() : value.dump().c_str());
+  return 0;
+}
+
+}  // namespace sad::cli
