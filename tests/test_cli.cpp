@@ -507,6 +507,7 @@ TEST_CASE("cli train: Ctrl-C stops with a checkpoint and --resume finishes the r
   // arrives after train() returned cannot kill the test process.
   struct sigaction sa = {}, old = {};
   sa.sa_handler = count_sigint;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
   // Ctrl-C as soon as the first epoch's checkpoint exists (training is then under way).
