@@ -425,7 +425,9 @@ bool Trainer::load_checkpoint(int64_t& phase, int64_t& epoch, int64_t& batch) {
   std::string p = path("checkpoint.safetensors");
   SafetensorsFile f = load_safetensors(p);
   Config saved = Config::from_json(Json::parse(f.metadata.at("config")), p);
-  // The run must continue with the same settings (thresholds are set at the end).
+  // The run must continue with the same settings and data (thresholds are set at the end);
+  // the binary may have been rebuilt in between, so the commit is not compared.
+  saved.commit = cfg_.commit;
   Json a = saved.to_json(), b = cfg_.to_json();
   SAD_CHECK(a.dump() == b.dump(), p, ": --resume with different settings than the interrupted run (",
             a.dump(), " vs ", b.dump(), ")");
