@@ -19,51 +19,11 @@ namespace sad::test {
 
 inline constexpr int64_t kLeadAligned = 64;
 inline constexpr int64_t kLeadMisaligned = 67;
-inline constexpr int64_t kTrail = 67;  // guard elements after the view
 
-class GuardedCudaAt {
+// GuardedCuda with a chosen number of leading guard elements.
+class GuardedCudaAt : public GuardedCuda {
  public:
-  // The interior starts as the sentinel, or as `init` (a CPU float32 tensor of this
-  // shape) for ops that read their output (axpy, adam_step).
-  GuardedCudaAt(const Shape& shape, int64_t lead, const Tensor* init = nullptr)
-      : lead_(lead), numel_(shape_numel(shape)) {
-    Tensor host = Tensor::empty({lead_ + numel_ + kTrail}, DType::F32, Device::cpu());
-    float* h = host.data<float>();
-    const uint32_t sentinel = GuardedCuda::kSentinel;
-    for (int64_t i = 0; i < host.numel(); ++i) std::memcpy(&h[i], &sentinel, sizeof(float));
-    if (init) {
-      REQUIRE(init->shape() == shape);
-      std::vector<float> v = init->to_vector();
-      if (!v.empty()) std::memcpy(h + lead_, v.data(), v.size() * sizeof(float));
-    }
-    buffer_ = host.to(cuda_device());
-    view_ = buffer_.view_at(lead_, shape);
-  }
-
-  Tensor& view() { return view_; }
-  Tensor* ptr() { return &view_; }
-
-  // CHECKs that no guard element changed; reports the first few that did.
-  void check_guards(const std::string& context) const {
-    std::vector<float> all = buffer_.to_vector();
-    int64_t bad = 0;
-    std::string first;
-    for (int64_t i = 0; i < static_cast<int64_t>(all.size()); ++i) {
-      if (i >= lead_ && i < lead_ + numel_) continue;
-      uint32_t bits;
-      std::memcpy(&bits, &all[static_cast<size_t>(i)], sizeof(bits));
-      if (bits != GuardedCuda::kSentinel) {
-        if (bad < 3) first += " [" + std::to_string(i - lead_) + "]=" + std::to_string(all[static_cast<size_t>(i)]);
-        ++bad;
-      }
-    }
-    CHECK_MESSAGE(bad == 0, context << ": " << bad << " guard elements overwritten (lead " << lead_
-                                    << ", index relative to the output):" << first);
-  }
-
- private:
-  int64_t lead_, numel_;
-  Tensor buffer_, view_;
+  GuardedCudaAt(const Shape& shape, int64_t lead, const Tensor* init = nullptr) : GuardedCuda(shape, init, lead) {}
 };
 
 // A CUDA copy of the CPU float32 tensor t, `lead` elements into a larger buffer (an

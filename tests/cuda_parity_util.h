@@ -11,6 +11,7 @@
 // backend cuda_available() is false and no CUDA tensor is ever made.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -39,6 +40,18 @@ inline Tensor f64(const Tensor& t) { return t.to(Device::cpu()).to(DType::F64); 
 // tests draw): each rounding is ~2^-24 of a partial sum of size ~sqrt(terms)/3, so the
 // typical total error is ~terms * 2e-8; 1e-6 * terms leaves ~50x margin for orderings
 // that differ by algorithm (Winograd, FFT, split-K), 1e-5 covers short sums.
+inline Tensor on_cuda(const Tensor& t) { return t.to(cuda_device()); }
+
+inline std::string ctx_of(const std::string& op, const Shape& s, uint64_t seed) {
+  return op + " " + shape_str(s) + " seed " + std::to_string(seed);
+}
+
+inline double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector_f64()) m = std::max(m, std::abs(v));
+  return m;
+}
+
 inline double sum_atol(int64_t terms) { return 1e-5 + 1e-6 * static_cast<double>(terms); }
 
 // Fast math (TF32) would need tolerances ~1e3 larger: parity tests pin it off.
@@ -60,17 +73,20 @@ class GuardedCuda {
 
   // The interior starts as the sentinel, or as `init` (a CPU float32 tensor of this
   // shape) for ops that read their output (gemm with beta != 0, running statistics).
-  explicit GuardedCuda(const Shape& shape, const Tensor* init = nullptr) : numel_(shape_numel(shape)) {
-    Tensor host = Tensor::empty({numel_ + 2 * kGuard}, DType::F32, Device::cpu());
+  // lead: guard elements before the view (kGuard by default: never 16-byte aligned);
+  // kGuard elements always follow it.
+  explicit GuardedCuda(const Shape& shape, const Tensor* init = nullptr, int64_t lead = kGuard)
+      : lead_(lead), numel_(shape_numel(shape)) {
+    Tensor host = Tensor::empty({lead_ + numel_ + kGuard}, DType::F32, Device::cpu());
     float* h = host.data<float>();
     for (int64_t i = 0; i < host.numel(); ++i) std::memcpy(&h[i], &kSentinel, sizeof(float));
     if (init) {
       REQUIRE(init->shape() == shape);
       std::vector<float> v = init->to_vector();
-      std::memcpy(h + kGuard, v.data(), v.size() * sizeof(float));
+      if (!v.empty()) std::memcpy(h + lead_, v.data(), v.size() * sizeof(float));
     }
     buffer_ = host.to(cuda_device());
-    view_ = buffer_.view_at(kGuard, shape);
+    view_ = buffer_.view_at(lead_, shape);
   }
 
   Tensor& view() { return view_; }
@@ -82,20 +98,20 @@ class GuardedCuda {
     int64_t bad = 0;
     std::string first;
     for (int64_t i = 0; i < static_cast<int64_t>(all.size()); ++i) {
-      if (i >= kGuard && i < kGuard + numel_) continue;
+      if (i >= lead_ && i < lead_ + numel_) continue;
       uint32_t bits;
       std::memcpy(&bits, &all[static_cast<size_t>(i)], sizeof(bits));
       if (bits != kSentinel) {
-        if (bad < 3) first += " [" + std::to_string(i - kGuard) + "]=" + std::to_string(all[static_cast<size_t>(i)]);
+        if (bad < 3) first += " [" + std::to_string(i - lead_) + "]=" + std::to_string(all[static_cast<size_t>(i)]);
         ++bad;
       }
     }
-    CHECK_MESSAGE(bad == 0,
-                  context << ": " << bad << " guard elements overwritten (index relative to the output):" << first);
+    CHECK_MESSAGE(bad == 0, context << ": " << bad << " guard elements overwritten (lead " << lead_
+                                    << ", index relative to the output):" << first);
   }
 
  private:
-  int64_t numel_;
+  int64_t lead_, numel_;
   Tensor buffer_, view_;
 };
 

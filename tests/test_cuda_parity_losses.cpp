@@ -18,17 +18,6 @@ using namespace sad::test;
 
 namespace {
 
-Tensor on_cuda(const Tensor& t) { return t.to(cuda_device()); }
-
-std::string ctx_of(const std::string& op, const Shape& s, uint64_t seed) {
-  return op + " " + shape_str(s) + " seed " + std::to_string(seed);
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector_f64()) m = std::max(m, std::abs(v));
-  return m;
-}
 
 // A float32 upstream gradient that is not 1 (exactly representable in both precisions).
 constexpr double kDloss = 0.75;

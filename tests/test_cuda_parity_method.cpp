@@ -23,17 +23,6 @@ using namespace sad::test;
 
 namespace {
 
-Tensor on_cuda(const Tensor& t) { return t.to(cuda_device()); }
-
-std::string ctx_of(const std::string& op, const Shape& s, uint64_t seed) {
-  return op + " " + shape_str(s) + " seed " + std::to_string(seed);
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector_f64()) m = std::max(m, std::abs(v));
-  return m;
-}
 
 // GuardedCuda's odd guard puts the output at an unaligned address (the scalar path of a
 // vectorised kernel). This one keeps the view 16-byte aligned (the float4 path): 16 guard
