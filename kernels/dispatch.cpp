@@ -225,6 +225,24 @@ Shape broadcast_shape(const Shape& a, const Shape& b) {
   return out;
 }
 
+Dims4 pad_to_4d(const Shape& s) {
+  SAD_CHECK(s.size() <= 4, "broadcast: at most 4 dimensions, got ", shape_str(s));
+  Dims4 d{1, 1, 1, 1};
+  const size_t off = 4 - s.size();
+  for (size_t i = 0; i < s.size(); ++i) d[off + i] = s[i];
+  return d;
+}
+
+Dims4 broadcast_strides(const Dims4& d, const Dims4& out) {
+  Dims4 st{};
+  int64_t s = 1;
+  for (int i = 3; i >= 0; --i) {
+    st[static_cast<size_t>(i)] = (d[static_cast<size_t>(i)] == 1 && out[static_cast<size_t>(i)] != 1) ? 0 : s;
+    s *= d[static_cast<size_t>(i)];
+  }
+  return st;
+}
+
 void binary_forward(const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out) {
   const char* op = binary_name(p.kind);
   check_defined(op, "a", a);

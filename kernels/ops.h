@@ -13,6 +13,7 @@
 //   device, so a training step never waits on the host.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -149,6 +150,12 @@ struct BinaryParams {
   BinaryKind kind = BinaryKind::Add;
 };
 Shape broadcast_shape(const Shape& a, const Shape& b);  // throws naming both shapes
+// Helpers the backends share for broadcasting: a shape right-aligned into 4 dimensions
+// (missing leading ones are 1), and its row-major strides with 0 where it is broadcast
+// against `out`.
+using Dims4 = std::array<int64_t, 4>;
+Dims4 pad_to_4d(const Shape& s);
+Dims4 broadcast_strides(const Dims4& d, const Dims4& out);
 void binary_forward(const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out);
 // da/db have the shapes of a/b: the gradient is summed over broadcast dimensions.
 void binary_backward(const BinaryParams& p, const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da,

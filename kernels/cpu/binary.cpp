@@ -14,25 +14,8 @@ namespace sad::cpu {
 
 namespace {
 
-using Dims4 = std::array<int64_t, 4>;
-
-Dims4 pad4(const Shape& s) {
-  Dims4 d{1, 1, 1, 1};
-  size_t off = 4 - s.size();  // dispatch has checked s.size() <= 4
-  for (size_t i = 0; i < s.size(); ++i) d[off + i] = s[i];
-  return d;
-}
-
-// Row-major strides of `d`, with 0 where the dimension is broadcast against `out`.
-Dims4 broadcast_strides(const Dims4& d, const Dims4& out) {
-  Dims4 st{};
-  int64_t s = 1;
-  for (int i = 3; i >= 0; --i) {
-    st[i] = (d[i] == 1 && out[i] != 1) ? 0 : s;
-    s *= d[i];
-  }
-  return st;
-}
+using ops::broadcast_strides;  // shared with the other backend (kernels/ops.h)
+using ops::Dims4;
 
 template <typename T>
 T binary_value(ops::BinaryKind k, T a, T b) {
@@ -95,9 +78,9 @@ void binary_forward(const ops::BinaryParams& p, const Tensor& a, const Tensor& b
       for (int64_t i = 0; i < n; ++i) op[i] = binary_value<T>(p.kind, ap[i], bp[i]);
       return;
     }
-    const Dims4 od = pad4(out.shape());
-    const Dims4 ast = broadcast_strides(pad4(a.shape()), od);
-    const Dims4 bst = broadcast_strides(pad4(b.shape()), od);
+    const Dims4 od = ops::pad_to_4d(out.shape());
+    const Dims4 ast = broadcast_strides(ops::pad_to_4d(a.shape()), od);
+    const Dims4 bst = broadcast_strides(ops::pad_to_4d(b.shape()), od);
     const int64_t planes = od[0] * od[1];
 #pragma omp parallel for schedule(static) if (out.numel() > 32768)
     for (int64_t pl = 0; pl < planes; ++pl) {
@@ -143,8 +126,8 @@ void binary_backward(const ops::BinaryParams& p, const Tensor& a, const Tensor& 
       }
       return;
     }
-    const Dims4 od = pad4(dout.shape());
-    const Dims4 ad = pad4(a.shape()), bd = pad4(b.shape());
+    const Dims4 od = ops::pad_to_4d(dout.shape());
+    const Dims4 ad = ops::pad_to_4d(a.shape()), bd = ops::pad_to_4d(b.shape());
     if (da) binary_input_grad<T>(p.kind, ad, od, g, bp, broadcast_strides(bd, od), 1.0, da->data<T>());
     if (db) {
       double sign = p.kind == ops::BinaryKind::Sub ? -1.0 : 1.0;

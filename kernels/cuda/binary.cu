@@ -23,25 +23,8 @@ namespace sad::cuda {
 
 namespace {
 
-using Dims4 = std::array<int64_t, 4>;
-
-Dims4 pad4(const Shape& s) {
-  Dims4 d{1, 1, 1, 1};
-  const size_t off = 4 - s.size();  // dispatch has checked s.size() <= 4
-  for (size_t i = 0; i < s.size(); ++i) d[off + i] = s[i];
-  return d;
-}
-
-// Row-major strides of d, with 0 where d is broadcast against out.
-Dims4 broadcast_strides(const Dims4& d, const Dims4& out) {
-  Dims4 st{};
-  int64_t s = 1;
-  for (int i = 3; i >= 0; --i) {
-    st[i] = (d[i] == 1 && out[i] != 1) ? 0 : s;
-    s *= d[i];
-  }
-  return st;
-}
+using ops::broadcast_strides;  // shared with the other backend (kernels/ops.h)
+using ops::Dims4;
 
 __device__ __forceinline__ float binary_value(ops::BinaryKind k, float a, float b) {
   switch (k) {
@@ -192,9 +175,9 @@ void binary_forward(const ops::BinaryParams& p, const Tensor& a, const Tensor& b
     return;
   }
   if (n == 0) return;
-  const Dims4 od = pad4(out.shape());
+  const Dims4 od = ops::pad_to_4d(out.shape());
   BroadcastGeometry g{od[1], od[2], od[3], {}, {}};
-  const Dims4 ast = broadcast_strides(pad4(a.shape()), od), bst = broadcast_strides(pad4(b.shape()), od);
+  const Dims4 ast = broadcast_strides(ops::pad_to_4d(a.shape()), od), bst = broadcast_strides(ops::pad_to_4d(b.shape()), od);
   for (int d = 0; d < 4; ++d) {
     g.ast[d] = ast[d];
     g.bst[d] = bst[d];
@@ -228,7 +211,7 @@ void binary_backward(const ops::BinaryParams& p, const Tensor& a, const Tensor& 
     }
     return;
   }
-  const Dims4 od = pad4(dout.shape()), ad = pad4(a.shape()), bd = pad4(b.shape());
+  const Dims4 od = ops::pad_to_4d(dout.shape()), ad = ops::pad_to_4d(a.shape()), bd = ops::pad_to_4d(b.shape());
   if (da) broadcast_grad(p.kind, ad, od, g, bp, broadcast_strides(bd, od), 1.0, device_ptr(*da));
   if (db) {
     const double sign = p.kind == ops::BinaryKind::Sub ? -1.0 : 1.0;
