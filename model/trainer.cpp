@@ -73,6 +73,27 @@ struct Optimised {
   }
 };
 
+struct EpochSums {
+  double d = 0, g = 0, mse = 0, ssim = 0, adv = 0, s = 0;
+  int64_t steps = 0;
+
+  std::string str() const {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g %.17g %.17g %.17g %lld", d, g, mse, ssim, adv, s,
+                  static_cast<long long>(steps));
+    return buf;
+  }
+  static EpochSums parse(const std::string& text, const std::string& source) {
+    EpochSums e;
+    long long steps = 0;
+    SAD_CHECK(std::sscanf(text.c_str(), "%lf %lf %lf %lf %lf %lf %lld", &e.d, &e.g, &e.mse, &e.ssim, &e.adv, &e.s,
+                          &steps) == 7,
+              source, ": malformed epoch sums '", text, "'");
+    e.steps = steps;
+    return e;
+  }
+};
+
 class Trainer {
  public:
   explicit Trainer(const TrainOptions& opt) : opt_(opt), cfg_(opt.cfg), model_(opt.cfg) {}
@@ -101,6 +122,10 @@ class Trainer {
   std::vector<std::string> log_rows_;
   TrainResult result_;
   bool interrupted_ = false;
+  // The running sums of the epoch in progress (losses, steps): stored in a checkpoint taken
+  // inside an epoch, so that the resumed epoch logs the same averages as an uninterrupted
+  // one (and not those of its last few steps, or zeros when none were left).
+  EpochSums sums_;
 };
 
 void Trainer::load_images() {
@@ -156,8 +181,9 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
   std::snprintf(label, sizeof label, "GAN %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_gan));
   ProgressBar bar(label, static_cast<long>(loader.num_batches() * cfg_.batch), "img", opt_.quiet);
-  double sum_d = 0, sum_g = 0, sum_mse = 0, sum_ssim = 0, sum_adv = 0;
-  int64_t steps = 0, b = 0;
+  if (start_batch == 0) sums_ = {};  // else: the interrupted epoch's sums, from the checkpoint
+  EpochSums& e = sums_;
+  int64_t b = 0;
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;  // resuming inside an epoch
     Variable x(batch->fields[0].to(model_.device()));
@@ -177,9 +203,9 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
     check_finite(lg_v, "L_G", epoch, b);
     lg.total.backward();
     opt_g_->adam->step();
-    sum_d += ld_v, sum_g += lg_v, sum_mse += lg.mse, sum_ssim += lg.ssim, sum_adv += lg.adv, ++steps;
+    e.d += ld_v, e.g += lg_v, e.mse += lg.mse, e.ssim += lg.ssim, e.adv += lg.adv, ++e.steps;
     char st[96];
-    std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sum_d / steps, sum_g / steps);
+    std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", e.d / e.steps, e.g / e.steps);
     bar.advance(static_cast<long>(batch->indices.size()), st);
     if (stopping()) {
       save_checkpoint(kPhaseGan, epoch, b);
@@ -189,16 +215,16 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
   }
   double secs = bar.finish();
   result_.seconds_gan += secs;
-  double k = static_cast<double>(std::max<int64_t>(steps, 1));
+  double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
   char row[256];
   std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,%.2f", static_cast<long long>(epoch + 1),
-                static_cast<long long>(opt_g_->adam->steps()), sum_d / k, sum_g / k, sum_mse / k, sum_ssim / k,
-                sum_adv / k, bar.rate());
+                static_cast<long long>(opt_g_->adam->steps()), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k,
+                bar.rate());
   log_row(row);
   char line[256];
   std::snprintf(line, sizeof line, "GAN epoch %lld/%lld: L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
-                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_gan), sum_d / k, sum_g / k,
-                sum_mse / k, sum_ssim / k, sum_adv / k, bar.rate());
+                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_gan), e.d / k, e.g / k,
+                e.mse / k, e.ssim / k, e.adv / k, bar.rate());
   bar.line(line);
   save_samples(epoch);
   save_checkpoint(kPhaseGan, epoch + 1, 0);
@@ -221,10 +247,11 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   std::snprintf(label, sizeof label, "S %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_seg));
   ProgressBar bar(label, static_cast<long>(loader.num_batches() * cfg_.batch), "img", opt_.quiet);
-  double sum_s = 0;
-  int64_t steps = 0, b = 0;
+  if (start_batch == 0) sums_ = {};  // else: the interrupted epoch's sums, from the checkpoint
+  EpochSums& e = sums_;
+  int64_t b = 0;
   while (auto batch = loader.next()) {
-    if (b++ < start_batch) continue;
+    if (b++ < start_batch) continue;  // resuming inside an epoch
     Tensor xt = batch->fields[1].to(model_.device());
     Tensor xr, r;
     {
@@ -245,9 +272,9 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
     check_finite(lv, "L_S", epoch, b);
     loss.backward();
     opt_s_->adam->step();
-    sum_s += lv, ++steps;
+    e.s += lv, ++e.steps;
     char st[64];
-    std::snprintf(st, sizeof st, "L_S %.4f", sum_s / steps);
+    std::snprintf(st, sizeof st, "L_S %.4f", e.s / e.steps);
     bar.advance(static_cast<long>(batch->indices.size()), st);
     if (stopping()) {
       save_checkpoint(kPhaseSeg, epoch, b);
@@ -258,14 +285,14 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   double secs = bar.finish();
   result_.seconds_seg += secs;
   double auroc = validation_auroc();
-  double k = static_cast<double>(std::max<int64_t>(steps, 1));
+  double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
   char row[200];
   std::snprintf(row, sizeof row, "seg,%lld,%lld,,,,,,%.6f,%.4f,%.2f", static_cast<long long>(epoch + 1),
-                static_cast<long long>(opt_s_->adam->steps()), sum_s / k, auroc, bar.rate());
+                static_cast<long long>(opt_s_->adam->steps()), e.s / k, auroc, bar.rate());
   log_row(row);
   char line[200];
   std::snprintf(line, sizeof line, "S epoch %lld/%lld: L_S %.4f, validation image AUROC %.4f, %.1f img/s",
-                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_seg), sum_s / k, auroc,
+                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_seg), e.s / k, auroc,
                 bar.rate());
   bar.line(line);
   save_checkpoint(kPhaseSeg, epoch + 1, 0);
@@ -413,6 +440,7 @@ void Trainer::save_checkpoint(int64_t phase, int64_t epoch, int64_t batch) const
       {"phase", std::to_string(phase)},
       {"epoch", std::to_string(epoch)},
       {"batch", std::to_string(batch)},
+      {"epoch_sums", batch > 0 ? sums_.str() : EpochSums{}.str()},
       {"steps.g", std::to_string(opt_g_ ? opt_g_->adam->steps() : 0)},
       {"steps.d", std::to_string(opt_d_ ? opt_d_->adam->steps() : 0)},
       {"steps.s", std::to_string(opt_s_ ? opt_s_->adam->steps() : 0)},
@@ -454,6 +482,8 @@ bool Trainer::load_checkpoint(int64_t& phase, int64_t& epoch, int64_t& batch) {
   phase = std::stoll(f.metadata.at("phase"));
   epoch = std::stoll(f.metadata.at("epoch"));
   batch = std::stoll(f.metadata.at("batch"));
+  // Checkpoints written before the sums were stored resume with an empty sum.
+  sums_ = f.metadata.count("epoch_sums") ? EpochSums::parse(f.metadata.at("epoch_sums"), p) : EpochSums{};
   result_.seconds_gan = std::stod(f.metadata.at("seconds.gan"));
   result_.seconds_seg = std::stod(f.metadata.at("seconds.seg"));
   std::ifstream log(path("train_log.csv"));
