@@ -506,14 +506,12 @@ TrainResult Trainer::run() {
   init_parameters(*d_, rd);
   bool skip_gan = false;
   if (!opt_.init_generator.empty()) {
-    AnomalyModel src = AnomalyModel::load(opt_.init_generator, Device::cpu());
-    const Config& sc = src.config();
+    GeneratorSource src = load_generator_source(opt_.init_generator);
+    const Config& sc = src.cfg;
     SAD_CHECK(sc.image_size == cfg_.image_size && sc.width == cfg_.width && sc.channels == cfg_.channels,
               opt_.init_generator, ": its generator has S=", sc.image_size, " w=", sc.width, " C=", sc.channels,
               ", this run needs S=", cfg_.image_size, " w=", cfg_.width, " C=", cfg_.channels);
-    std::vector<std::pair<std::string, Tensor>> g;
-    for (auto& [n, t] : src.generator().state()) g.emplace_back(n, t);
-    model_.generator().load_state(g, opt_.init_generator);
+    model_.generator().load_state(src.state, opt_.init_generator);
     skip_gan = true;
   }
   model_.to(opt_.device);
@@ -543,6 +541,25 @@ TrainResult Trainer::run() {
 }
 
 }  // namespace
+
+GeneratorSource load_generator_source(const std::string& path) {
+  SafetensorsFile f = load_safetensors(path);
+  auto phase = f.metadata.find("phase");
+  if (phase == f.metadata.end()) {  // a model file
+    AnomalyModel m = AnomalyModel::load(path, Device::cpu());
+    return {m.config(), m.generator().state()};
+  }
+  // A training checkpoint: its G is phase 1's result once the run has moved on to phase 2.
+  SAD_CHECK(phase->second == std::to_string(kPhaseSeg), path,
+            ": this checkpoint is still in phase 1 (its generator is not trained yet)");
+  auto config = f.metadata.find("config");
+  SAD_CHECK(config != f.metadata.end(), path, ": checkpoint without a 'config' in its metadata");
+  GeneratorSource src{Config::from_json(Json::parse(config->second), path), {}};
+  for (auto& [n, t] : f.tensors)
+    if (n.rfind("G.", 0) == 0) src.state.emplace_back(n.substr(2), t);
+  SAD_CHECK(!src.state.empty(), path, ": checkpoint holds no generator tensors");
+  return src;
+}
 
 TrainResult train(const TrainOptions& opt) {
   SAD_CHECK(opt.cfg.channels == 1 || opt.cfg.channels == 3, "train: channels must be set from the data");

@@ -147,3 +147,39 @@ TEST_CASE("trainer: residual and mask-supervised modes train") {
   REQUIRE(b.completed);
   CHECK(AnomalyModel::load(b.model_path, Device::cpu()).has_segmenter());
 }
+
+TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past phase 1") {
+  test::TempDir tmp("trainer-init-g");
+  const std::string root = tmp.path().string();
+  std::string ds = make_tiny_dataset(root);
+  REQUIRE(run(ds, root + "/kl", "sparse-kl").completed);
+  const std::vector<std::pair<std::string, Tensor>> g_model =
+      AnomalyModel::load(root + "/kl/model.safetensors", Device::cpu()).generator().state();
+
+  // The finished run's checkpoint holds phase 1's generator, as does its model file.
+  GeneratorSource from_ckpt = load_generator_source(root + "/kl/checkpoint.safetensors");
+  REQUIRE(from_ckpt.state.size() == g_model.size());
+  for (size_t i = 0; i < g_model.size(); ++i) {
+    CAPTURE(g_model[i].first);
+    CHECK(from_ckpt.state[i].first == g_model[i].first);
+    CHECK(from_ckpt.state[i].second.to_vector() == g_model[i].second.to_vector());
+  }
+  CHECK(from_ckpt.cfg.width == 4);
+
+  TrainOptions o;
+  o.dataset = data::read_mvtec(ds);
+  o.out_dir = root + "/res";
+  o.cfg = tiny_config("residual");
+  o.quiet = true;
+  o.init_generator = root + "/kl/checkpoint.safetensors";
+  REQUIRE(train(o).completed);
+  const std::vector<std::pair<std::string, Tensor>> g_res =
+      AnomalyModel::load(root + "/res/model.safetensors", Device::cpu()).generator().state();
+  for (size_t i = 0; i < g_model.size(); ++i) CHECK(g_res[i].second.to_vector() == g_model[i].second.to_vector());
+
+  // A checkpoint taken inside phase 1 has no trained generator yet.
+  std::atomic<bool> stop{true};
+  CHECK_FALSE(run(ds, root + "/early", "sparse-kl", &stop).completed);
+  CHECK_THROWS_WITH_AS(load_generator_source(root + "/early/checkpoint.safetensors"),
+                       doctest::Contains("still in phase 1"), Error);
+}
