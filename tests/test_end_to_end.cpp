@@ -2,6 +2,7 @@
 // the script so the two cannot drift apart) must reach image and pixel AUROC >= 0.95, and
 // a brief training run on the real MTD set must beat chance (skipped when ../shared is
 // absent). These are the slowest cases of the suite: minutes, not seconds.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -88,4 +89,76 @@ TEST_CASE("end to end: the demo's data and training reach image and pixel AUROC 
   MESSAGE("demo: image AUROC ", image_auroc, ", pixel AUROC ", pixel_auroc, ", AUPRO ", metric(m, "aupro"));
   CHECK(image_auroc >= 0.95);
   CHECK(pixel_auroc >= 0.95);
+}
+
+namespace {
+
+// Every k-th of the sorted regular files in `dir` (k = count / n), at most n of them: a
+// fixed, evenly spread subset.
+std::vector<fs::path> spread_subset(const fs::path& dir, size_t n) {
+  std::vector<fs::path> all;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) all.push_back(e.path());
+  std::sort(all.begin(), all.end());
+  std::vector<fs::path> out;
+  const size_t k = std::max<size_t>(all.size() / n, 1);
+  for (size_t i = 1; i <= all.size() && out.size() < n; ++i)
+    if (i % k == 0) out.push_back(all[i - 1]);
+  return out;
+}
+
+// An MVTec-layout view of MTD made of symbolic links: `n_train` normal training images,
+// 5 x `n_per_type` good test images and `n_per_type` of each defect type with its mask.
+void link_mtd_subset(const std::string& mtd, const std::string& out, size_t n_train, size_t n_per_type) {
+  fs::create_directories(out + "/train/good");
+  for (const fs::path& p : spread_subset(mtd + "/train/good", n_train))
+    fs::create_symlink(p, out + "/train/good/" + p.filename().string());
+  for (const auto& t : fs::directory_iterator(mtd + "/test")) {
+    const std::string type = t.path().filename().string();
+    fs::create_directories(out + "/test/" + type);
+    const bool good = type == "good";
+    for (const fs::path& p : spread_subset(t.path(), good ? 5 * n_per_type : n_per_type)) {
+      fs::create_symlink(p, out + "/test/" + type + "/" + p.filename().string());
+      if (good) continue;
+      const std::string mask = p.stem().string() + "_mask.png";
+      fs::create_directories(out + "/ground_truth/" + type);
+      fs::create_symlink(mtd + "/ground_truth/" + type + "/" + mask, out + "/ground_truth/" + type + "/" + mask);
+    }
+  }
+}
+
+const bool kHaveMtd = !sad::test::mtd_root().empty();
+
+}  // namespace
+
+// Brief training on real data must find real defects better than chance. The cheapest
+// honest check is phase 1 (the GAN) and the residual map: after 10 short epochs the
+// segmenter of phase 2 is not yet reliable (measured: image AUROC 0.40 to 0.57 over three
+// seeds), while the residual map already localises. Over seeds 0 to 5 at this config the
+// residual map gave pixel AUROC 0.58 to 0.67 and AUPRO 0.37 to 0.54 (chance: 0.5 and about
+// 0.15), but image AUROC 0.49 to 0.60 on these 80 test images, too close to chance to
+// assert. The floors sit below the lowest seed, so they hold on another machine's
+// arithmetic; the test itself uses seed 0.
+TEST_CASE("end to end: brief training on MTD finds its defects better than chance" * doctest::skip(!kHaveMtd)) {
+  const std::string mtd = sad::test::mtd_root();
+  if (mtd.empty()) {  // run with --no-skip
+    MESSAGE("SKIPPED: ../shared/data/mtd not found (a clone without shared/ beside it)");
+    return;
+  }
+  TempDir d("mtd");
+  const std::string data = d / "mtd";
+  link_mtd_subset(mtd, data, 200, 8);  // 200 train; test: 40 good, 8 of each of 5 defect types
+  Run t = sparsead({"train", "--data", data, "--out", d / "run", "--mode", "residual", "--seed", "0", "--set",
+                    "image_size=64", "width=8", "--epochs-gan", "10", "--batch", "16", "--quiet", "--device", "cpu"});
+  INFO(t.err);
+  REQUIRE(t.rc == 0);
+  Run e = sparsead({"test", "--model", d / "run/model.safetensors", "--data", data, "--out", d / "test", "--quiet",
+                    "--no-panels", "--device", "cpu"});
+  INFO(e.err);
+  REQUIRE(e.rc == 0);
+  const Json m = Json::parse(sad::test::read_bytes(d / "test/metrics.json"));
+  const double pixel_auroc = metric(m, "pixel_auroc"), aupro = metric(m, "aupro");
+  MESSAGE("MTD brief: image AUROC ", metric(m, "image_auroc"), ", pixel AUROC ", pixel_auroc, ", AUPRO ", aupro);
+  CHECK(pixel_auroc >= 0.55);
+  CHECK(aupro >= 0.25);
 }
