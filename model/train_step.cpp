@@ -47,9 +47,13 @@ GanStepResult gan_step(Generator& g, Discriminator& d, Adam& opt_g, Adam& opt_d,
   Variable x(x_t);
   Variable xr = g.forward(Variable(x_tilde));
   GanStepResult res;
-  // D: real images against detached reconstructions.
+  // D: real images against detached reconstructions. The two forwards are separate
+  // statements: as arguments of one call their order (and so the order of D's BN
+  // running-statistics updates) would be the compiler's choice (GCC: right to left).
   opt_d.zero_grad();
-  Variable ld = discriminator_loss(d.forward(x), d.forward(xr.detach()));
+  Variable d_real = d.forward(x);
+  Variable d_fake = d.forward(xr.detach());
+  Variable ld = discriminator_loss(d_real, d_fake);
   res.loss_d = ld.data().item();
   check_finite(res.loss_d, "L_D", where);
   ld.backward();
