@@ -20,9 +20,7 @@ GanLossWeights gan_loss_weights(const Config& cfg) {
 }
 
 namespace {
-AdamConfig adam_config(double lr, double b1, double b2, double eps) {
-  return {static_cast<float>(lr), static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(eps), 0.0f};
-}
+AdamConfig adam_config(double lr, double b1, double b2, double eps) { return {lr, b1, b2, eps, 0.0}; }
 }  // namespace
 
 AdamConfig adam_config_g(const Config& c) { return adam_config(c.lr_g, c.gan_beta1, c.gan_beta2, c.adam_eps); }
