@@ -9,8 +9,8 @@ namespace {
 
 // Checked before backward, so a diverged loss never reaches the weights.
 void check_finite(double v, const char* what, StepPlace where) {
-  SAD_CHECK(std::isfinite(v), "training diverged: ", what, " is ", v, " at epoch ", where.epoch, ", step ",
-            where.step, " (try a lower learning rate)");
+  SAD_CHECK(std::isfinite(v), "training diverged: ", what, " is ", v, " at epoch ", where.epoch, ", step ", where.step,
+            " (try a lower learning rate)");
 }
 
 }  // namespace
@@ -81,8 +81,8 @@ SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSet
   }
   opt_s.zero_grad();
   Variable logits = s.forward(Variable(x_tilde), Variable(res.x_hat));
-  Variable loss = st.mask_supervised ? focal_loss(logits, mask, st.focal)
-                                     : kl_sparsity(logits, res.residual, labels, st.kl);
+  Variable loss =
+      st.mask_supervised ? focal_loss(logits, mask, st.focal) : kl_sparsity(logits, res.residual, labels, st.kl);
   res.loss = loss.data().item();
   check_finite(res.loss, "L_S", where);
   loss.backward();

@@ -28,17 +28,16 @@ struct StepPlace {
 };
 
 struct GanStepResult {
-  double loss_d = 0, loss_g = 0;  // L_D, L_G
+  double loss_d = 0, loss_g = 0;      // L_D, L_G
   double mse = 0, ssim = 0, adv = 0;  // L_G's parts
-  Tensor x_hat;                   // (B, C, S, S) G(x~), detached
+  Tensor x_hat;                       // (B, C, S, S) G(x~), detached
 };
 
 // x, x_tilde: (B, C, S, S) on the networks' device. after_d_update (for inspection, e.g.
 // by tests) runs after D's Adam step and before G's loss, while D's arena holds the
 // gradients of L_D alone.
-GanStepResult gan_step(Generator& g, Discriminator& d, Adam& opt_g, Adam& opt_d, const Tensor& x,
-                       const Tensor& x_tilde, const GanLossWeights& w, StepPlace where = {},
-                       const std::function<void()>& after_d_update = {});
+GanStepResult gan_step(Generator& g, Discriminator& d, Adam& opt_g, Adam& opt_d, const Tensor& x, const Tensor& x_tilde,
+                       const GanLossWeights& w, StepPlace where = {}, const std::function<void()>& after_d_update = {});
 
 // S's loss settings of a Config (mode, residual kind, kl_sparsity and focal parameters).
 struct SegLossSettings {
