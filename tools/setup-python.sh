@@ -24,7 +24,7 @@ torch_args=()
 if [ -n "${TORCH_INDEX_URL:-}" ]; then
     torch_args=(--index-url "$TORCH_INDEX_URL")
 fi
-"$venv/bin/python" -m pip install --quiet "${torch_args[@]}" torch
+"$venv/bin/python" -m pip install --quiet ${torch_args[@]+"${torch_args[@]}"} torch
 "$venv/bin/python" -m pip install --quiet safetensors numpy scikit-learn scipy
 "$venv/bin/python" - <<'PY'
 import numpy, safetensors, scipy, sklearn, torch
