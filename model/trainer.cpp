@@ -16,6 +16,7 @@
 #include "layers/optim.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
+#include "model/steps.h"
 
 #ifndef SPARSEAD_GIT_COMMIT
 #define SPARSEAD_GIT_COMMIT "unknown"
@@ -148,9 +149,7 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
                            {.batch_size = cfg_.batch, .shuffle = true, .drop_last = n > cfg_.batch,
                             .seed = static_cast<uint64_t>(cfg_.seed), .background = true});
   loader.start_epoch(epoch);
-  Generator& g = model_.generator();
-  g.train();
-  d_->train();
+  Generator& g = model_.generator();  // gan_step puts G and D in training mode
   GanLossWeights w{static_cast<float>(cfg_.l_mse), static_cast<float>(cfg_.l_ssim), static_cast<float>(cfg_.l_adv)};
   char label[64];
   std::snprintf(label, sizeof label, "GAN %lld/%lld", static_cast<long long>(epoch + 1),
@@ -160,24 +159,12 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
   int64_t steps = 0, b = 0;
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;  // resuming inside an epoch
-    Variable x(batch->fields[0].to(model_.device()));
-    Variable xt(batch->fields[1].to(model_.device()));
-    Variable xr = g.forward(xt);
-    // D: real images against detached reconstructions.
-    opt_d_->adam->zero_grad();
-    Variable ld = discriminator_loss(d_->forward(x), d_->forward(xr.detach()));
-    double ld_v = ld.data().item();
-    check_finite(ld_v, "L_D", epoch, b);
-    ld.backward();
-    opt_d_->adam->step();
-    // G: reconstruction + SSIM + adversarial.
-    opt_g_->adam->zero_grad();
-    GeneratorLoss lg = generator_loss(xr, x, d_->forward(xr), w);
-    double lg_v = lg.total.data().item();
-    check_finite(lg_v, "L_G", epoch, b);
-    lg.total.backward();
-    opt_g_->adam->step();
-    sum_d += ld_v, sum_g += lg_v, sum_mse += lg.mse, sum_ssim += lg.ssim, sum_adv += lg.adv, ++steps;
+    GanStepLosses l = gan_step(g, *d_, *opt_g_->adam, *opt_d_->adam, batch->fields[0].to(model_.device()),
+                               batch->fields[1].to(model_.device()), w);
+    // A diverged step has updated the weights, but the run stops here without a checkpoint.
+    check_finite(l.loss_d, "L_D", epoch, b);
+    check_finite(l.loss_g, "L_G", epoch, b);
+    sum_d += l.loss_d, sum_g += l.loss_g, sum_mse += l.mse, sum_ssim += l.ssim, sum_adv += l.adv, ++steps;
     char st[96];
     std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sum_d / steps, sum_g / steps);
     bar.advance(static_cast<long>(batch->indices.size()), st);
@@ -211,12 +198,13 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
                             .seed = static_cast<uint64_t>(cfg_.seed) + 1, .background = true});
   loader.start_epoch(epoch);
   Generator& g = model_.generator();
-  Segmenter& s = *model_.segmenter();
-  g.eval();  // METHOD.md: G stays in eval mode (running BN statistics) in phase 2
-  s.train();
-  const ResidualKind kind = parse_residual_kind(cfg_.residual_kind);
-  const ops::KlSparsityParams kp{static_cast<float>(cfg_.rho), static_cast<float>(cfg_.beta_kl),
-                                 static_cast<float>(cfg_.lambda_fit), cfg_.weak_labels};
+  Segmenter& s = *model_.segmenter();  // seg_step: G in eval mode, S in training mode
+  SegStepOptions seg;
+  seg.mask_supervised = cfg_.mode == "mask-supervised";
+  seg.residual_kind = parse_residual_kind(cfg_.residual_kind);
+  seg.kl = {static_cast<float>(cfg_.rho), static_cast<float>(cfg_.beta_kl), static_cast<float>(cfg_.lambda_fit),
+            cfg_.weak_labels};
+  seg.focal = {static_cast<float>(cfg_.focal_gamma), -1.0f};
   char label[64];
   std::snprintf(label, sizeof label, "S %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_seg));
@@ -225,26 +213,10 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   int64_t steps = 0, b = 0;
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;
-    Tensor xt = batch->fields[1].to(model_.device());
-    Tensor xr, r;
-    {
-      NoGradGuard ng;  // G is frozen: no gradient into G in phase 2
-      xr = g.forward(Variable(xt)).data();
-      r = residual_evidence(xt, xr, kind, true);
-    }
-    opt_s_->adam->zero_grad();
-    Variable logits = s.forward(Variable(xt), Variable(xr));
-    Variable loss;
-    if (cfg_.mode == "mask-supervised") {
-      loss = focal_loss(logits, batch->fields[2].to(model_.device()), {static_cast<float>(cfg_.focal_gamma), -1.0f});
-    } else {
-      Tensor labels = batch->fields[3].reshape({batch->fields[3].dim(0)}).to(model_.device());
-      loss = kl_sparsity(logits, r, labels, kp);
-    }
-    double lv = loss.data().item();
+    Tensor labels = batch->fields[3].reshape({batch->fields[3].dim(0)}).to(model_.device());
+    Tensor masks = seg.mask_supervised ? batch->fields[2].to(model_.device()) : Tensor();
+    double lv = seg_step(g, s, *opt_s_->adam, batch->fields[1].to(model_.device()), labels, masks, seg);
     check_finite(lv, "L_S", epoch, b);
-    loss.backward();
-    opt_s_->adam->step();
     sum_s += lv, ++steps;
     char st[64];
     std::snprintf(st, sizeof st, "L_S %.4f", sum_s / steps);
