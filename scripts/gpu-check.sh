@@ -157,14 +157,21 @@ if ((!build_only && built == 0)); then
 fi
 
 # ---- benchmarks ---------------------------------------------------------------------------------------------
+# The GPU half of sparsead-bench (bench/, docs/BENCHMARKS.md): every benchmark whose name
+# holds /cuda/, short minimum times, JSON beside the logs (bench.json). The CPU half is
+# measured on our own machine. SPARSEAD_BENCH_ARGS replaces these flags.
 if ((!build_only && built == 0)) && [[ -x $build/sparsead-bench ]]; then
-  # shellcheck disable=SC2086  # SPARSEAD_BENCH_ARGS is a list of flags
-  step bench 120 "$build/sparsead-bench" ${SPARSEAD_BENCH_ARGS:-}
+  bench_args=${SPARSEAD_BENCH_ARGS:---benchmark_filter=/cuda/ --benchmark_min_time=0.2 --benchmark_out=$logs/bench.json --benchmark_out_format=json}
+  # shellcheck disable=SC2086  # a list of flags
+  step bench 240 "$build/sparsead-bench" $bench_args
+elif ((!build_only && built == 0)); then
+  summary+=("$(printf '%-10s %-14s' bench "SKIP (no sparsead-bench: Google Benchmark not found)")")
 fi
 
 # ---- summary --------------------------------------------------------------------------------------------------
 if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
   cp "$logs"/*.log "$OUT"/ 2>/dev/null || true
+  cp "$logs"/bench.json "$OUT"/ 2>/dev/null || true
 fi
 echo
 echo "================ sparsead gpu-check ($( ((build_only)) && echo build-only || nvidia-smi -L | head -1 | cut -c1-60)) ================"
