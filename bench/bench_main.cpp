@@ -27,7 +27,7 @@ benchmark::internal::Benchmark* add(const std::string& name, std::function<void(
       fn(st);
     } catch (const std::exception& e) {
       // A wrong result (or any error) must not turn into a number: stop here.
-      std::fprintf(stderr, "sparsead-bench: %s: %s\n", name.c_str(), e.what());
+      std::fprintf(stderr, "sparsead-bench: FAILED: %s: %s\n", name.c_str(), e.what());
       std::fflush(stderr);
       std::_Exit(1);
     }
