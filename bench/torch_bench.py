@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--channels", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", action="store_true",
+                    help="also run --steps steps under torch.profiler and print its per-op table to stderr")
     a = ap.parse_args()
 
     import torch  # after argparse: --help works without torch
@@ -157,6 +159,13 @@ def main():
     if a.device == "cuda":
         out["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / (1024.0 * 1024.0)
     print(json.dumps(out))
+    if a.profile:  # where PyTorch's time goes, op by op (docs/BENCHMARKS.md's profile section)
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(a.steps):
+                step()
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=40),
+              file=sys.stderr)
 
 
 if __name__ == "__main__":
