@@ -9,9 +9,9 @@
 #   bench/compare_torch.sh [--threads 2] [--batch 16] [--preset cpu|paper] [--device cpu|cuda]
 #                          [--steps 5] [--build DIR] [--python PY] [--torch-ref DIR] [--json FILE]
 #
-# --python: a Python with torch, numpy and safetensors (default: $VENV/bin/python,
-#   /work/venv-torch/bin/python, .venv/bin/python, in that order; tools/setup-python.sh
-#   makes one). --torch-ref: the folder holding the torch_ref package (default tools/).
+# --python: a Python with torch (default: $VENV/bin/python, /work/venv-torch/bin/python,
+#   .venv/bin/python, then python3 if it imports torch; tools/setup-python.sh makes one).
+# --torch-ref: the folder holding the torch_ref package (default tools/).
 # Memory: peak RSS (getrusage ru_maxrss) on the CPU; on a GPU the peak of bytes allocated
 # (our caching allocator's peak_bytes vs torch.cuda.max_memory_allocated).
 # The two sides alternate phase by phase, so a change in machine load hits both alike;
@@ -35,7 +35,7 @@ while (($#)); do
     --torch-ref) torch_ref=$2 ;;
     --json) json=$2 ;;
     -h | --help)
-      sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -50,6 +50,8 @@ if [[ -z $python ]]; then
   for p in ${VENV:+$VENV/bin/python} /work/venv-torch/bin/python $repo/.venv/bin/python; do
     [[ -x $p ]] && { python=$p; break; }
   done
+  # Last, the system's python3 when it has torch (the GPU machines do).
+  if [[ -z $python ]] && python3 -c 'import torch' 2>/dev/null; then python=$(command -v python3); fi
 fi
 [[ -n $python && -x $python ]] || { echo "compare_torch.sh: no Python with torch (run tools/setup-python.sh or pass --python)" >&2; exit 2; }
 [[ -x $build/sparsead-steps ]] || { echo "compare_torch.sh: $build/sparsead-steps not built (cmake --build $build --target sparsead-steps)" >&2; exit 2; }
