@@ -35,7 +35,7 @@ while (($#)); do
     --torch-ref) torch_ref=$2 ;;
     --json) json=$2 ;;
     -h | --help)
-      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
