@@ -4,7 +4,8 @@
 # sparsity-prior loss, inference: G then S) runs in its own process per side
 # (build/sparsead-steps and bench/torch_bench.py with the PyTorch twin tools/torch_ref),
 # so each side's peak memory is that phase's alone. Prints a table of median step times
-# and peak memory with the ratios ours / PyTorch (below 1.0: we are faster / smaller).
+# and peak memory with the ratios ours / PyTorch (below 1.0: we are faster / smaller),
+# and of the CPU time per step (what a busy machine distorts least).
 #
 #   bench/compare_torch.sh [--threads 2] [--batch 16] [--preset cpu|paper] [--device cpu|cuda]
 #                          [--steps 5] [--build DIR] [--python PY] [--torch-ref DIR] [--json FILE]
@@ -93,6 +94,15 @@ print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
 for phase, o, t in rows:
     print(f"| {phase:<10} | {o['median_ms']:9.1f} | {t['median_ms']:9.1f} | {o['median_ms'] / t['median_ms']:9.2f}x "
           f"| {o[mem]:22.0f} | {t[mem]:9.0f} | {o[mem] / t[mem]:8.2f}x |")
+# CPU time per step (all threads of the process): barely moved by other processes on the
+# machine, so with one thread it compares the two implementations' compute even on a
+# busy machine; with several it also counts time spent spinning at barriers.
+print()
+print("| phase      | ours CPU ms/step | torch CPU ms/step | CPU time ratio |")
+print("|------------|------------------|-------------------|----------------|")
+for phase, o, t in rows:
+    print(f"| {phase:<10} | {o['median_cpu_ms']:16.1f} | {t['median_cpu_ms']:17.1f} | "
+          f"{o['median_cpu_ms'] / t['median_cpu_ms']:13.2f}x |")
 if mem == "peak_rss_mib":
     # The peak includes each runtime's fixed cost (libraries mapped and touched: PyTorch's
     # is hundreds of MiB before any tensor exists), so also show what the phase itself

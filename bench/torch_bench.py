@@ -140,19 +140,21 @@ def main():
         sys.exit(f"torch_bench: {a.phase} step returned {v}")
     for _ in range(a.warmup - 1):
         step()
-    ms = []
+    ms, cpu_ms = [], []
     for _ in range(a.steps):
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()  # process_time: every thread's CPU time
         step()
         sync()
+        cpu_ms.append((time.process_time() - c0) * 1000.0)
         ms.append((time.perf_counter() - t0) * 1000.0)
     srt = sorted(ms)
     median = srt[len(srt) // 2]
     out = {
         "impl": "pytorch", "torch_version": torch.__version__, "phase": a.phase, "preset": a.preset,
         "image_size": size, "width": width, "batch": b, "threads": torch.get_num_threads(), "device": a.device,
-        "step_ms": ms, "median_ms": median, "min_ms": srt[0], "images_per_s": b * 1000.0 / median,
+        "step_ms": ms, "median_ms": median, "min_ms": srt[0],
+        "cpu_ms": cpu_ms, "median_cpu_ms": sorted(cpu_ms)[len(cpu_ms) // 2], "images_per_s": b * 1000.0 / median,
         "rss_setup_mib": rss_setup,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
