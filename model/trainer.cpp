@@ -16,6 +16,7 @@
 #include "layers/optim.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
+#include "model/train_step.h"
 
 #ifndef SPARSEAD_GIT_COMMIT
 #define SPARSEAD_GIT_COMMIT "unknown"
@@ -57,19 +58,13 @@ void write_text_atomic(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
-void check_finite(double v, const char* what, int64_t epoch, int64_t step) {
-  SAD_CHECK(std::isfinite(v), "training diverged: ", what, " is ", v, " at epoch ", epoch, ", step ", step,
-            " (try a lower learning rate)");
-}
-
 // Everything a phase's optimisation needs.
 struct Optimised {
   std::unique_ptr<ParameterArena> arena;
   std::unique_ptr<Adam> adam;
-  Optimised(Module& m, double lr, double b1, double b2, double eps) {
+  Optimised(Module& m, const AdamConfig& cfg) {
     arena = std::make_unique<ParameterArena>(m.parameters());
-    adam = std::make_unique<Adam>(*arena, AdamConfig{static_cast<float>(lr), static_cast<float>(b1),
-                                                     static_cast<float>(b2), static_cast<float>(eps), 0.0f});
+    adam = std::make_unique<Adam>(*arena, cfg);
   }
 };
 
@@ -174,9 +169,7 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
                             .seed = static_cast<uint64_t>(cfg_.seed), .background = true});
   loader.start_epoch(epoch);
   Generator& g = model_.generator();
-  g.train();
-  d_->train();
-  GanLossWeights w{static_cast<float>(cfg_.l_mse), static_cast<float>(cfg_.l_ssim), static_cast<float>(cfg_.l_adv)};
+  const GanLossWeights w = gan_loss_weights(cfg_);
   char label[64];
   std::snprintf(label, sizeof label, "GAN %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_gan));
@@ -186,24 +179,9 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
   int64_t b = 0;
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;  // resuming inside an epoch
-    Variable x(batch->fields[0].to(model_.device()));
-    Variable xt(batch->fields[1].to(model_.device()));
-    Variable xr = g.forward(xt);
-    // D: real images against detached reconstructions.
-    opt_d_->adam->zero_grad();
-    Variable ld = discriminator_loss(d_->forward(x), d_->forward(xr.detach()));
-    double ld_v = ld.data().item();
-    check_finite(ld_v, "L_D", epoch, b);
-    ld.backward();
-    opt_d_->adam->step();
-    // G: reconstruction + SSIM + adversarial.
-    opt_g_->adam->zero_grad();
-    GeneratorLoss lg = generator_loss(xr, x, d_->forward(xr), w);
-    double lg_v = lg.total.data().item();
-    check_finite(lg_v, "L_G", epoch, b);
-    lg.total.backward();
-    opt_g_->adam->step();
-    e.d += ld_v, e.g += lg_v, e.mse += lg.mse, e.ssim += lg.ssim, e.adv += lg.adv, ++e.steps;
+    GanStepResult r = gan_step(g, *d_, *opt_g_->adam, *opt_d_->adam, batch->fields[0].to(model_.device()),
+                               batch->fields[1].to(model_.device()), w, {epoch, b});
+    e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv, ++e.steps;
     char st[96];
     std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", e.d / e.steps, e.g / e.steps);
     bar.advance(static_cast<long>(batch->indices.size()), st);
@@ -238,11 +216,7 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   loader.start_epoch(epoch);
   Generator& g = model_.generator();
   Segmenter& s = *model_.segmenter();
-  g.eval();  // METHOD.md: G stays in eval mode (running BN statistics) in phase 2
-  s.train();
-  const ResidualKind kind = parse_residual_kind(cfg_.residual_kind);
-  const ops::KlSparsityParams kp{static_cast<float>(cfg_.rho), static_cast<float>(cfg_.beta_kl),
-                                 static_cast<float>(cfg_.lambda_fit), cfg_.weak_labels};
+  const SegLossSettings loss_settings = seg_loss_settings(cfg_);
   char label[64];
   std::snprintf(label, sizeof label, "S %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_seg));
@@ -252,26 +226,11 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   int64_t b = 0;
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;  // resuming inside an epoch
-    Tensor xt = batch->fields[1].to(model_.device());
-    Tensor xr, r;
-    {
-      NoGradGuard ng;  // G is frozen: no gradient into G in phase 2
-      xr = g.forward(Variable(xt)).data();
-      r = residual_evidence(xt, xr, kind, true);
-    }
-    opt_s_->adam->zero_grad();
-    Variable logits = s.forward(Variable(xt), Variable(xr));
-    Variable loss;
-    if (cfg_.mode == "mask-supervised") {
-      loss = focal_loss(logits, batch->fields[2].to(model_.device()), {static_cast<float>(cfg_.focal_gamma), -1.0f});
-    } else {
-      Tensor labels = batch->fields[3].reshape({batch->fields[3].dim(0)}).to(model_.device());
-      loss = kl_sparsity(logits, r, labels, kp);
-    }
-    double lv = loss.data().item();
-    check_finite(lv, "L_S", epoch, b);
-    loss.backward();
-    opt_s_->adam->step();
+    const Tensor& labels = batch->fields[3];  // (B, 1): the weak labels
+    double lv = seg_step(g, s, *opt_s_->adam, loss_settings, batch->fields[1].to(model_.device()),
+                         batch->fields[2].to(model_.device()), labels.reshape({labels.dim(0)}).to(model_.device()),
+                         {epoch, b})
+                    .loss;
     e.s += lv, ++e.steps;
     char st[64];
     std::snprintf(st, sizeof st, "L_S %.4f", e.s / e.steps);
@@ -516,11 +475,9 @@ TrainResult Trainer::run() {
   }
   model_.to(opt_.device);
   d_->to(opt_.device);
-  opt_g_ = std::make_unique<Optimised>(model_.generator(), cfg_.lr_g, cfg_.gan_beta1, cfg_.gan_beta2, cfg_.adam_eps);
-  opt_d_ = std::make_unique<Optimised>(*d_, cfg_.lr_d, cfg_.gan_beta1, cfg_.gan_beta2, cfg_.adam_eps);
-  if (model_.segmenter())
-    opt_s_ = std::make_unique<Optimised>(*model_.segmenter(), cfg_.lr_s, cfg_.seg_beta1, cfg_.seg_beta2,
-                                         cfg_.adam_eps);
+  opt_g_ = std::make_unique<Optimised>(model_.generator(), adam_config_g(cfg_));
+  opt_d_ = std::make_unique<Optimised>(*d_, adam_config_d(cfg_));
+  if (model_.segmenter()) opt_s_ = std::make_unique<Optimised>(*model_.segmenter(), adam_config_s(cfg_));
   int64_t phase = kPhaseGan, epoch = 0, batch = 0;
   if (opt_.resume) load_checkpoint(phase, epoch, batch);
   if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, epoch = 0, batch = 0;
