@@ -176,6 +176,12 @@ TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past pha
   const std::vector<std::pair<std::string, Tensor>> g_res =
       AnomalyModel::load(root + "/res/model.safetensors", Device::cpu()).generator().state();
   for (size_t i = 0; i < g_model.size(); ++i) CHECK(g_res[i].second.to_vector() == g_model[i].second.to_vector());
+  // A residual run has no phase 2: its last checkpoint is the one after the last GAN epoch,
+  // and its generator is the same phase 1 (same seed).
+  REQUIRE(run(ds, root + "/res_own", "residual").completed);
+  GeneratorSource res_ckpt = load_generator_source(root + "/res_own/checkpoint.safetensors");
+  REQUIRE(res_ckpt.state.size() == g_model.size());
+  for (size_t i = 0; i < g_model.size(); ++i) CHECK(res_ckpt.state[i].second.to_vector() == g_model[i].second.to_vector());
 
   // A checkpoint taken inside phase 1 has no trained generator yet.
   std::atomic<bool> stop{true};
