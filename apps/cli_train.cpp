@@ -94,12 +94,13 @@ class SigintGuard {
   struct sigaction previous_;
 };
 
-// --init-generator: the model must be readable and its generator must fit this run.
+// --init-generator: the model file (or a checkpoint past phase 1) must be readable and its
+// generator must fit this run.
 void check_init_generator(const std::string& path, const Config& cfg) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error("--init-generator '" + path + "': no such file");
-  AnomalyModel m = AnomalyModel::load(path, Device::cpu());
-  const Config& g = m.config();
+  GeneratorSource src = load_generator_source(path);
+  const Config& g = src.cfg;
   if (g.image_size != cfg.image_size || g.width != cfg.width || g.channels != cfg.channels)
     throw Error("--init-generator '" + path + "': its generator has image_size " + std::to_string(g.image_size) +
                 ", width " + std::to_string(g.width) + ", channels " + std::to_string(g.channels) +

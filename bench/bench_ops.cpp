@@ -448,7 +448,7 @@ void register_adam(Device d, const Preset& pr) {
       a->g = std::make_shared<Generator>(nc);
       a->g->to(d);
       a->arena = std::make_unique<ParameterArena>(a->g->parameters());
-      const AdamConfig cfg{2e-4f, 0.5f, 0.999f, 1e-8f, 0.0f};  // phase 1's settings
+      const AdamConfig cfg{2e-4, 0.5, 0.999, 1e-8, 0.0};  // phase 1's settings
       a->adam = std::make_unique<Adam>(*a->arena, cfg);
       // The whole arena, padding included, gets a gradient: the kernel's work is the same.
       a->arena->grad().copy_from(random_tensor({a->arena->total()}, 23, d));

@@ -34,10 +34,6 @@ Config workload_config(Phase phase, const WorkloadOptions& o) {
   return c;
 }
 
-AdamConfig adam_config(double lr, double b1, double b2, double eps) {
-  return {static_cast<float>(lr), static_cast<float>(b1), static_cast<float>(b2), static_cast<float>(eps), 0.0f};
-}
-
 }  // namespace
 
 Workload::Workload(Phase phase, const WorkloadOptions& o)
@@ -53,15 +49,13 @@ Workload::Workload(Phase phase, const WorkloadOptions& o)
   if (phase == Phase::Gan) {
     arena_g_ = std::make_unique<ParameterArena>(model_.generator().parameters());
     arena_d_ = std::make_unique<ParameterArena>(d_->parameters());
-    adam_g_ = std::make_unique<Adam>(*arena_g_, adam_config(cfg_.lr_g, cfg_.gan_beta1, cfg_.gan_beta2, cfg_.adam_eps));
-    adam_d_ = std::make_unique<Adam>(*arena_d_, adam_config(cfg_.lr_d, cfg_.gan_beta1, cfg_.gan_beta2, cfg_.adam_eps));
-    gan_w_ = {static_cast<float>(cfg_.l_mse), static_cast<float>(cfg_.l_ssim), static_cast<float>(cfg_.l_adv)};
+    adam_g_ = std::make_unique<Adam>(*arena_g_, adam_config_g(cfg_));
+    adam_d_ = std::make_unique<Adam>(*arena_d_, adam_config_d(cfg_));
+    gan_w_ = gan_loss_weights(cfg_);
   } else if (phase == Phase::Seg) {
     arena_s_ = std::make_unique<ParameterArena>(model_.segmenter()->parameters());
-    adam_s_ = std::make_unique<Adam>(*arena_s_, adam_config(cfg_.lr_s, cfg_.seg_beta1, cfg_.seg_beta2, cfg_.adam_eps));
-    seg_.residual_kind = parse_residual_kind(cfg_.residual_kind);
-    seg_.kl = {static_cast<float>(cfg_.rho), static_cast<float>(cfg_.beta_kl), static_cast<float>(cfg_.lambda_fit),
-               cfg_.weak_labels};
+    adam_s_ = std::make_unique<Adam>(*arena_s_, adam_config_s(cfg_));
+    seg_ = seg_loss_settings(cfg_);
   }
   // A fixed batch: smooth random images in [-1, 1]; every other image carries a bright
   // square defect of side S/8 in x~ (weak label 1), the others are unperturbed (label 0).
@@ -94,11 +88,11 @@ Workload::Workload(Phase phase, const WorkloadOptions& o)
 double Workload::step() {
   switch (phase_) {
     case Phase::Gan: {
-      GanStepLosses l = gan_step(model_.generator(), *d_, *adam_g_, *adam_d_, x_, x_tilde_, gan_w_);
-      return l.loss_d + l.loss_g;
+      GanStepResult r = gan_step(model_.generator(), *d_, *adam_g_, *adam_d_, x_, x_tilde_, gan_w_);
+      return r.loss_d + r.loss_g;
     }
     case Phase::Seg:
-      return seg_step(model_.generator(), *model_.segmenter(), *adam_s_, x_tilde_, labels_, Tensor(), seg_);
+      return seg_step(model_.generator(), *model_.segmenter(), *adam_s_, seg_, x_tilde_, Tensor(), labels_).loss;
     case Phase::Infer: {
       // G then S, as AnomalyModel::score_batch runs them, up to the map on the device
       // (the image score's box filter and the copy to the host are not part of it).

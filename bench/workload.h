@@ -1,6 +1,6 @@
 // The training and inference workloads the benchmarks time: the networks of a preset
 // built and initialised as the trainer builds them, a fixed synthetic batch, and one call
-// per step through the trainer's own step functions (model/steps.h). Shared by
+// per step through the trainer's own step functions (model/train_step.h). Shared by
 // sparsead-bench (Google Benchmark) and sparsead-steps (the PyTorch comparison).
 #pragma once
 
@@ -9,7 +9,7 @@
 
 #include "layers/optim.h"
 #include "model/anomaly_model.h"
-#include "model/steps.h"
+#include "model/train_step.h"
 
 namespace sad::bench {
 
@@ -51,7 +51,7 @@ class Workload {
   std::unique_ptr<ParameterArena> arena_g_, arena_d_, arena_s_;
   std::unique_ptr<Adam> adam_g_, adam_d_, adam_s_;
   GanLossWeights gan_w_;
-  SegStepOptions seg_;
+  SegLossSettings seg_;
   Tensor x_, x_tilde_, labels_;  // (B, C, S, S), (B, C, S, S), (B)
 };
 

@@ -283,11 +283,13 @@ void kl_sparsity_backward(const KlSparsityParams& p,
 // ---- Adam over one flat arena (in place) --------------------------------------------------
 // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 // param -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)   (PyTorch's Adam)
+// The hyper-parameters are double, like PyTorch's Python floats: 1 - beta2 from a float
+// 0.999f would be 0.00099998713, 1.3e-5 off the 0.001 the user asked for.
 struct AdamParams {
-  float lr = 1e-3f;
-  float beta1 = 0.9f, beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;  // L2 added to the gradient, PyTorch's Adam convention
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  // L2 added to the gradient, PyTorch's Adam convention
   int64_t step = 1;           // t, 1-based, for bias correction
 };
 void adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v);  // same shapes

@@ -35,7 +35,7 @@ FixedBatchResult train_fixed_batch(uint64_t seed, int steps, Device device,
   init_parameters(*net, rng);
   net->to(device);
   ParameterArena arena(net->parameters());
-  Adam adam(arena, {.lr = 1e-2f});
+  Adam adam(arena, {.lr = 1e-2});
   Variable x(uniform_tensor({4, 3, 12, 14}, seed + 1, -1, 1, device));
   Variable y(uniform_tensor({4, 1, 12, 14}, seed + 2, -0.8, 0.8, device));
   FixedBatchResult r;

@@ -31,11 +31,12 @@ class ParameterArena {
   Tensor data_, grad_;
 };
 
+// Double, as in ops::AdamParams (a float beta2 = 0.999f would make 1 - beta2 1.3e-5 off).
 struct AdamConfig {
-  float lr = 1e-3f;
-  float beta1 = 0.9f, beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
 };
 
 class Adam {

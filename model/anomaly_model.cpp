@@ -63,7 +63,7 @@ double image_score_from_map(const Tensor& map_ss) {
   Tensor in = m.reshape({1, 1, m.dim(0), m.dim(1)});
   Tensor out = Tensor::empty({1, 1, m.dim(0), m.dim(1)}, m.dtype());
   ops::avg_pool2d_forward(p, in, out);
-  std::vector<float> v = out.to_vector();
+  std::vector<double> v = out.to_vector_f64();  // exact for a float64 map too
   return *std::max_element(v.begin(), v.end());
 }
 

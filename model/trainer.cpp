@@ -16,7 +16,7 @@
 #include "layers/optim.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
-#include "model/steps.h"
+#include "model/train_step.h"
 
 #ifndef SPARSEAD_GIT_COMMIT
 #define SPARSEAD_GIT_COMMIT "unknown"
@@ -58,19 +58,34 @@ void write_text_atomic(const std::string& path, const std::string& text) {
   fs::rename(tmp, path);
 }
 
-void check_finite(double v, const char* what, int64_t epoch, int64_t step) {
-  SAD_CHECK(std::isfinite(v), "training diverged: ", what, " is ", v, " at epoch ", epoch, ", step ", step,
-            " (try a lower learning rate)");
-}
-
 // Everything a phase's optimisation needs.
 struct Optimised {
   std::unique_ptr<ParameterArena> arena;
   std::unique_ptr<Adam> adam;
-  Optimised(Module& m, double lr, double b1, double b2, double eps) {
+  Optimised(Module& m, const AdamConfig& cfg) {
     arena = std::make_unique<ParameterArena>(m.parameters());
-    adam = std::make_unique<Adam>(*arena, AdamConfig{static_cast<float>(lr), static_cast<float>(b1),
-                                                     static_cast<float>(b2), static_cast<float>(eps), 0.0f});
+    adam = std::make_unique<Adam>(*arena, cfg);
+  }
+};
+
+struct EpochSums {
+  double d = 0, g = 0, mse = 0, ssim = 0, adv = 0, s = 0;
+  int64_t steps = 0;
+
+  std::string str() const {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g %.17g %.17g %.17g %lld", d, g, mse, ssim, adv, s,
+                  static_cast<long long>(steps));
+    return buf;
+  }
+  static EpochSums parse(const std::string& text, const std::string& source) {
+    EpochSums e;
+    long long steps = 0;
+    SAD_CHECK(std::sscanf(text.c_str(), "%lf %lf %lf %lf %lf %lf %lld", &e.d, &e.g, &e.mse, &e.ssim, &e.adv, &e.s,
+                          &steps) == 7,
+              source, ": malformed epoch sums '", text, "'");
+    e.steps = steps;
+    return e;
   }
 };
 
@@ -102,6 +117,10 @@ class Trainer {
   std::vector<std::string> log_rows_;
   TrainResult result_;
   bool interrupted_ = false;
+  // The running sums of the epoch in progress (losses, steps): stored in a checkpoint taken
+  // inside an epoch, so that the resumed epoch logs the same averages as an uninterrupted
+  // one (and not those of its last few steps, or zeros when none were left).
+  EpochSums sums_;
 };
 
 void Trainer::load_images() {
@@ -149,24 +168,22 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
                            {.batch_size = cfg_.batch, .shuffle = true, .drop_last = n > cfg_.batch,
                             .seed = static_cast<uint64_t>(cfg_.seed), .background = true});
   loader.start_epoch(epoch);
-  Generator& g = model_.generator();  // gan_step puts G and D in training mode
-  GanLossWeights w{static_cast<float>(cfg_.l_mse), static_cast<float>(cfg_.l_ssim), static_cast<float>(cfg_.l_adv)};
+  Generator& g = model_.generator();
+  const GanLossWeights w = gan_loss_weights(cfg_);
   char label[64];
   std::snprintf(label, sizeof label, "GAN %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_gan));
   ProgressBar bar(label, static_cast<long>(loader.num_batches() * cfg_.batch), "img", opt_.quiet);
-  double sum_d = 0, sum_g = 0, sum_mse = 0, sum_ssim = 0, sum_adv = 0;
-  int64_t steps = 0, b = 0;
+  if (start_batch == 0) sums_ = {};  // else: the interrupted epoch's sums, from the checkpoint
+  EpochSums& e = sums_;
+  int64_t b = 0;
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;  // resuming inside an epoch
-    GanStepLosses l = gan_step(g, *d_, *opt_g_->adam, *opt_d_->adam, batch->fields[0].to(model_.device()),
-                               batch->fields[1].to(model_.device()), w);
-    // A diverged step has updated the weights, but the run stops here without a checkpoint.
-    check_finite(l.loss_d, "L_D", epoch, b);
-    check_finite(l.loss_g, "L_G", epoch, b);
-    sum_d += l.loss_d, sum_g += l.loss_g, sum_mse += l.mse, sum_ssim += l.ssim, sum_adv += l.adv, ++steps;
+    GanStepResult r = gan_step(g, *d_, *opt_g_->adam, *opt_d_->adam, batch->fields[0].to(model_.device()),
+                               batch->fields[1].to(model_.device()), w, {epoch, b});
+    e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv, ++e.steps;
     char st[96];
-    std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sum_d / steps, sum_g / steps);
+    std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", e.d / e.steps, e.g / e.steps);
     bar.advance(static_cast<long>(batch->indices.size()), st);
     if (stopping()) {
       save_checkpoint(kPhaseGan, epoch, b);
@@ -176,16 +193,16 @@ void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
   }
   double secs = bar.finish();
   result_.seconds_gan += secs;
-  double k = static_cast<double>(std::max<int64_t>(steps, 1));
+  double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
   char row[256];
   std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,%.2f", static_cast<long long>(epoch + 1),
-                static_cast<long long>(opt_g_->adam->steps()), sum_d / k, sum_g / k, sum_mse / k, sum_ssim / k,
-                sum_adv / k, bar.rate());
+                static_cast<long long>(opt_g_->adam->steps()), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k,
+                bar.rate());
   log_row(row);
   char line[256];
   std::snprintf(line, sizeof line, "GAN epoch %lld/%lld: L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
-                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_gan), sum_d / k, sum_g / k,
-                sum_mse / k, sum_ssim / k, sum_adv / k, bar.rate());
+                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_gan), e.d / k, e.g / k,
+                e.mse / k, e.ssim / k, e.adv / k, bar.rate());
   bar.line(line);
   save_samples(epoch);
   save_checkpoint(kPhaseGan, epoch + 1, 0);
@@ -198,28 +215,25 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
                             .seed = static_cast<uint64_t>(cfg_.seed) + 1, .background = true});
   loader.start_epoch(epoch);
   Generator& g = model_.generator();
-  Segmenter& s = *model_.segmenter();  // seg_step: G in eval mode, S in training mode
-  SegStepOptions seg;
-  seg.mask_supervised = cfg_.mode == "mask-supervised";
-  seg.residual_kind = parse_residual_kind(cfg_.residual_kind);
-  seg.kl = {static_cast<float>(cfg_.rho), static_cast<float>(cfg_.beta_kl), static_cast<float>(cfg_.lambda_fit),
-            cfg_.weak_labels};
-  seg.focal = {static_cast<float>(cfg_.focal_gamma), -1.0f};
+  Segmenter& s = *model_.segmenter();
+  const SegLossSettings loss_settings = seg_loss_settings(cfg_);
   char label[64];
   std::snprintf(label, sizeof label, "S %lld/%lld", static_cast<long long>(epoch + 1),
                 static_cast<long long>(cfg_.epochs_seg));
   ProgressBar bar(label, static_cast<long>(loader.num_batches() * cfg_.batch), "img", opt_.quiet);
-  double sum_s = 0;
-  int64_t steps = 0, b = 0;
+  if (start_batch == 0) sums_ = {};  // else: the interrupted epoch's sums, from the checkpoint
+  EpochSums& e = sums_;
+  int64_t b = 0;
   while (auto batch = loader.next()) {
-    if (b++ < start_batch) continue;
-    Tensor labels = batch->fields[3].reshape({batch->fields[3].dim(0)}).to(model_.device());
-    Tensor masks = seg.mask_supervised ? batch->fields[2].to(model_.device()) : Tensor();
-    double lv = seg_step(g, s, *opt_s_->adam, batch->fields[1].to(model_.device()), labels, masks, seg);
-    check_finite(lv, "L_S", epoch, b);
-    sum_s += lv, ++steps;
+    if (b++ < start_batch) continue;  // resuming inside an epoch
+    const Tensor& labels = batch->fields[3];  // (B, 1): the weak labels
+    double lv = seg_step(g, s, *opt_s_->adam, loss_settings, batch->fields[1].to(model_.device()),
+                         batch->fields[2].to(model_.device()), labels.reshape({labels.dim(0)}).to(model_.device()),
+                         {epoch, b})
+                    .loss;
+    e.s += lv, ++e.steps;
     char st[64];
-    std::snprintf(st, sizeof st, "L_S %.4f", sum_s / steps);
+    std::snprintf(st, sizeof st, "L_S %.4f", e.s / e.steps);
     bar.advance(static_cast<long>(batch->indices.size()), st);
     if (stopping()) {
       save_checkpoint(kPhaseSeg, epoch, b);
@@ -230,14 +244,14 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   double secs = bar.finish();
   result_.seconds_seg += secs;
   double auroc = validation_auroc();
-  double k = static_cast<double>(std::max<int64_t>(steps, 1));
+  double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
   char row[200];
   std::snprintf(row, sizeof row, "seg,%lld,%lld,,,,,,%.6f,%.4f,%.2f", static_cast<long long>(epoch + 1),
-                static_cast<long long>(opt_s_->adam->steps()), sum_s / k, auroc, bar.rate());
+                static_cast<long long>(opt_s_->adam->steps()), e.s / k, auroc, bar.rate());
   log_row(row);
   char line[200];
   std::snprintf(line, sizeof line, "S epoch %lld/%lld: L_S %.4f, validation image AUROC %.4f, %.1f img/s",
-                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_seg), sum_s / k, auroc,
+                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_seg), e.s / k, auroc,
                 bar.rate());
   bar.line(line);
   save_checkpoint(kPhaseSeg, epoch + 1, 0);
@@ -385,6 +399,7 @@ void Trainer::save_checkpoint(int64_t phase, int64_t epoch, int64_t batch) const
       {"phase", std::to_string(phase)},
       {"epoch", std::to_string(epoch)},
       {"batch", std::to_string(batch)},
+      {"epoch_sums", batch > 0 ? sums_.str() : EpochSums{}.str()},
       {"steps.g", std::to_string(opt_g_ ? opt_g_->adam->steps() : 0)},
       {"steps.d", std::to_string(opt_d_ ? opt_d_->adam->steps() : 0)},
       {"steps.s", std::to_string(opt_s_ ? opt_s_->adam->steps() : 0)},
@@ -426,6 +441,8 @@ bool Trainer::load_checkpoint(int64_t& phase, int64_t& epoch, int64_t& batch) {
   phase = std::stoll(f.metadata.at("phase"));
   epoch = std::stoll(f.metadata.at("epoch"));
   batch = std::stoll(f.metadata.at("batch"));
+  // Checkpoints written before the sums were stored resume with an empty sum.
+  sums_ = f.metadata.count("epoch_sums") ? EpochSums::parse(f.metadata.at("epoch_sums"), p) : EpochSums{};
   result_.seconds_gan = std::stod(f.metadata.at("seconds.gan"));
   result_.seconds_seg = std::stod(f.metadata.at("seconds.seg"));
   std::ifstream log(path("train_log.csv"));
@@ -448,23 +465,19 @@ TrainResult Trainer::run() {
   init_parameters(*d_, rd);
   bool skip_gan = false;
   if (!opt_.init_generator.empty()) {
-    AnomalyModel src = AnomalyModel::load(opt_.init_generator, Device::cpu());
-    const Config& sc = src.config();
+    GeneratorSource src = load_generator_source(opt_.init_generator);
+    const Config& sc = src.cfg;
     SAD_CHECK(sc.image_size == cfg_.image_size && sc.width == cfg_.width && sc.channels == cfg_.channels,
               opt_.init_generator, ": its generator has S=", sc.image_size, " w=", sc.width, " C=", sc.channels,
               ", this run needs S=", cfg_.image_size, " w=", cfg_.width, " C=", cfg_.channels);
-    std::vector<std::pair<std::string, Tensor>> g;
-    for (auto& [n, t] : src.generator().state()) g.emplace_back(n, t);
-    model_.generator().load_state(g, opt_.init_generator);
+    model_.generator().load_state(src.state, opt_.init_generator);
     skip_gan = true;
   }
   model_.to(opt_.device);
   d_->to(opt_.device);
-  opt_g_ = std::make_unique<Optimised>(model_.generator(), cfg_.lr_g, cfg_.gan_beta1, cfg_.gan_beta2, cfg_.adam_eps);
-  opt_d_ = std::make_unique<Optimised>(*d_, cfg_.lr_d, cfg_.gan_beta1, cfg_.gan_beta2, cfg_.adam_eps);
-  if (model_.segmenter())
-    opt_s_ = std::make_unique<Optimised>(*model_.segmenter(), cfg_.lr_s, cfg_.seg_beta1, cfg_.seg_beta2,
-                                         cfg_.adam_eps);
+  opt_g_ = std::make_unique<Optimised>(model_.generator(), adam_config_g(cfg_));
+  opt_d_ = std::make_unique<Optimised>(*d_, adam_config_d(cfg_));
+  if (model_.segmenter()) opt_s_ = std::make_unique<Optimised>(*model_.segmenter(), adam_config_s(cfg_));
   int64_t phase = kPhaseGan, epoch = 0, batch = 0;
   if (opt_.resume) load_checkpoint(phase, epoch, batch);
   if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, epoch = 0, batch = 0;
@@ -485,6 +498,28 @@ TrainResult Trainer::run() {
 }
 
 }  // namespace
+
+GeneratorSource load_generator_source(const std::string& path) {
+  SafetensorsFile f = load_safetensors(path);
+  auto phase = f.metadata.find("phase");
+  if (phase == f.metadata.end()) {  // a model file
+    AnomalyModel m = AnomalyModel::load(path, Device::cpu());
+    return {m.config(), m.generator().state()};
+  }
+  // A training checkpoint: its G is phase 1's result once phase 1 has run all its epochs
+  // (the checkpoint written after the last GAN epoch) or the run has moved on to phase 2.
+  auto config = f.metadata.find("config");
+  SAD_CHECK(config != f.metadata.end(), path, ": checkpoint without a 'config' in its metadata");
+  GeneratorSource src{Config::from_json(Json::parse(config->second), path), {}};
+  const bool phase1_done = phase->second == std::to_string(kPhaseSeg) ||
+                           (f.metadata.count("epoch") && f.metadata.count("batch") &&
+                            f.metadata.at("epoch") == std::to_string(src.cfg.epochs_gan) && f.metadata.at("batch") == "0");
+  SAD_CHECK(phase1_done, path, ": this checkpoint is still in phase 1 (its generator is not trained yet)");
+  for (auto& [n, t] : f.tensors)
+    if (n.rfind("G.", 0) == 0) src.state.emplace_back(n.substr(2), t);
+  SAD_CHECK(!src.state.empty(), path, ": checkpoint holds no generator tensors");
+  return src;
+}
 
 TrainResult train(const TrainOptions& opt) {
   SAD_CHECK(opt.cfg.channels == 1 || opt.cfg.channels == 3, "train: channels must be set from the data");

@@ -22,10 +22,19 @@ struct TrainOptions {
   bool resume = false;         // continue from RUN/checkpoint.safetensors
   bool quiet = false;          // one line per epoch, no progress bar
   const std::atomic<bool>* stop = nullptr;  // set by Ctrl-C: finish the step, checkpoint, return
-  // Shares phase 1 between modes: a model file whose G (and config) to start from;
-  // phase 1 is then skipped.
+  // Shares phase 1 between modes: a model file, or the checkpoint of a run that has
+  // finished phase 1, whose G (and config) to start from; phase 1 is then skipped.
   std::string init_generator;
 };
+
+// The generator of --init-generator and the config it was trained with, read from a model
+// file or from a training checkpoint past phase 1 (so other modes can start while that run
+// is still in phase 2). Errors name the file.
+struct GeneratorSource {
+  Config cfg;
+  std::vector<std::pair<std::string, Tensor>> state;  // G's tensors without the "G." prefix
+};
+GeneratorSource load_generator_source(const std::string& path);
 
 struct TrainResult {
   bool completed = false;  // false when stopped early (a checkpoint was written)

@@ -4,21 +4,29 @@
 # small size, test it, and print the metrics and where the panels are. Sized to finish in
 # about 5 minutes on 2 CPU cores, build included.
 #
-#   scripts/demo.sh              the method end to end (output under build/demo/)
+#   scripts/demo.sh              the method end to end (output under build-cpu/demo/, or
+#                                build/demo/ on a GPU machine)
 #   scripts/demo.sh --overfit    the framework's smoke test: a small conv net must overfit
 #                                one batch (loss falls >= 10x); further flags go to it
 #
-# Environment: SPARSEAD_DEMO_DIR (default build/demo; removed and rewritten by each run),
-# SPARSEAD_BUILD_DIR (default build), SPARSEAD_CUDA (AUTO, ON or OFF; default AUTO).
+# Environment: SPARSEAD_DEMO_DIR (default <build>/demo; removed and rewritten by each run),
+# SPARSEAD_BUILD_DIR (default build, or build-cpu when SPARSEAD_CUDA is OFF),
+# SPARSEAD_CUDA (AUTO, ON or OFF; default AUTO when nvidia-smi sees a GPU, else OFF).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
-build=${SPARSEAD_BUILD_DIR:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
+# Without a GPU the demo runs on the CPU, so it skips compiling the CUDA kernels (minutes
+# on 2 cores) and builds a CPU-only binary in its own folder; with one, the full build.
+if [ -z "${SPARSEAD_CUDA:-}" ]; then
+    if nvidia-smi -L >/dev/null 2>&1; then SPARSEAD_CUDA=AUTO; else SPARSEAD_CUDA=OFF; fi
+fi
+if [ "$SPARSEAD_CUDA" = OFF ]; then default_build=build-cpu; else default_build=build; fi
+build=${SPARSEAD_BUILD_DIR:-$default_build}
 
 bash scripts/install-deps.sh
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPARSEAD_CUDA="${SPARSEAD_CUDA:-AUTO}" >/dev/null
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPARSEAD_CUDA="$SPARSEAD_CUDA" >/dev/null
 
 if [ "${1:-}" = "--overfit" ]; then
     shift

@@ -17,6 +17,17 @@
 
 namespace sad::test {
 
+// The real MTD set of ../shared (beside the repository), or "" when it is absent (a fresh
+// clone elsewhere): tests that need it are then reported as skipped.
+inline std::string mtd_root() {
+#ifdef SPARSEAD_SOURCE_DIR
+  const std::filesystem::path root = std::filesystem::path(SPARSEAD_SOURCE_DIR) / "../shared/data/mtd";
+#else
+  const std::filesystem::path root = "../shared/data/mtd";
+#endif
+  return std::filesystem::is_directory(root) ? root.lexically_normal().string() : std::string();
+}
+
 class TempDir {
  public:
   explicit TempDir(const std::string& tag) {

@@ -59,32 +59,31 @@ void run_three_steps(const ops::AdamParams& base, DType dtype, double atol, doub
 
 TEST_CASE("adam_step: first step by hand (lr * sign(g)) and weight decay") {
   // From m = v = 0 the first step has m_hat = g and v_hat = g^2, so the update is
-  // lr * g / (|g| + eps): lr * sign(g) up to lr * eps / |g| <= 4e-11, plus 5e-11 for lr
-  // being the float 1e-3f.
+  // lr * g / (|g| + eps): lr * sign(g) up to lr * eps / |g| <= 4e-11.
   Tensor p = Tensor::from_vector_f64({1, -1, 0.5, 0}, {4});
   Tensor g = Tensor::from_vector_f64({0.5, -0.25, 2, -1}, {4});
   Tensor m = Tensor::zeros({4}, DType::F64), v = Tensor::zeros({4}, DType::F64);
   ops::AdamParams hp;  // lr 1e-3
   ops::adam_step(hp, p, g, m, v);
   check_close(p.to_vector_f64(), {0.999, -0.999, 0.499, 0.001}, 2e-10, 0, "param");
-  // m = (1 - b1) g, v = (1 - b2) g^2 with b1, b2 as floats (0.9f, 0.999f).
-  const double b1 = 0.9f, b2 = 0.999f;
+  // m = (1 - b1) g, v = (1 - b2) g^2 with b1, b2 exactly as given (double, like PyTorch's).
+  const double b1 = 0.9, b2 = 0.999;
   check_close(m.to_vector_f64(), {(1 - b1) * 0.5, (1 - b1) * -0.25, (1 - b1) * 2, (1 - b1) * -1}, 1e-17, 0, "m");
   check_close(v.to_vector_f64(), {(1 - b2) * 0.25, (1 - b2) * 0.0625, (1 - b2) * 4, (1 - b2) * 1}, 1e-17, 0, "v");
 
   // Weight decay is an L2 gradient: with g = 0 and wd 0.1 at p = 2 the step sees g = 0.2.
   Tensor p2 = Tensor::from_vector_f64({2}, {1}), g2 = Tensor::zeros({1}, DType::F64);
   Tensor m2 = Tensor::zeros({1}, DType::F64), v2 = Tensor::zeros({1}, DType::F64);
-  hp.weight_decay = 0.1f;
+  hp.weight_decay = 0.1;
   ops::adam_step(hp, p2, g2, m2, v2);
   CHECK(std::abs(p2.item() - (2 - 1e-3)) < 2e-10);
-  CHECK(std::abs(m2.item() - (1 - b1) * 2 * static_cast<double>(0.1f)) < 1e-15);
+  CHECK(std::abs(m2.item() - (1 - b1) * 2 * 0.1) < 1e-15);
 }
 
 TEST_CASE("adam_step: three steps match the formula in double") {
   ops::AdamParams plain;                                        // PyTorch's defaults
-  ops::AdamParams gan{2e-4f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};     // METHOD.md's G/D betas
-  ops::AdamParams decay{1e-2f, 0.9f, 0.999f, 1e-8f, 0.05f, 1};  // with weight decay
+  ops::AdamParams gan{2e-4, 0.5, 0.999, 1e-8, 0.0, 1};          // METHOD.md's G/D betas
+  ops::AdamParams decay{1e-2, 0.9, 0.999, 1e-8, 0.05, 1};       // with weight decay
   // float64: the kernel's (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) is the formula
   // rearranged, so the two differ by a few ulps of each quantity (O(1) values).
   run_three_steps(plain, DType::F64, 1e-15, 1e-14, "f64 defaults");
@@ -102,7 +101,7 @@ TEST_CASE("adam_step: same seed and steps give bit-identical parameters / any th
     const Shape shape{40000};
     Tensor param = random_tensor(shape, seed, -1, 1, DType::F32);
     Tensor m = Tensor::zeros(shape), v = Tensor::zeros(shape);
-    ops::AdamParams hp{1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, 1};
+    ops::AdamParams hp{1e-3, 0.9, 0.999, 1e-8, 1e-4, 1};
     for (int64_t step = 1; step <= 5; ++step) {
       hp.step = step;
       Tensor grad = random_tensor(shape, seed * 1000 + static_cast<uint64_t>(step), -1, 1, DType::F32);

@@ -13,9 +13,9 @@
 #include <map>
 #include <thread>
 
-#include "apps/cli.h"
 #include "apps/cli_args.h"
 #include "apps/cli_panels.h"
+#include "cli_test_util.h"
 #include "data/synth.h"
 #include "data_test_util.h"
 #include "kernels/runtime.h"
@@ -25,43 +25,12 @@
 
 using namespace sad;
 using sad::test::has;
+using sad::test::Run;
+using sad::test::sparsead;
 using sad::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Run {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
-// Runs `sparsead <args...>` and captures what it writes to its two streams.
-Run sparsead(std::vector<std::string> args) {
-  args.insert(args.begin(), "sparsead");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  REQUIRE(out);
-  REQUIRE(err);
-  Run r;
-  r.rc = sparsead_main(static_cast<int>(args.size()), argv.data(), out, err);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
 
 // The contract of a refused command: exit code, exactly one line on stderr in the
 // house format that contains `names`, and nothing at `out_dir`.

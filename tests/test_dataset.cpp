@@ -161,14 +161,13 @@ TEST_CASE("split_validation: 10% held out (seeded and deterministic) and at leas
   CHECK_THROWS_AS(split_validation(10, 0, 1.5), Error);
 }
 
-// The real set lives beside the repository (../shared from the source root, where ctest
-// runs); without it the case is reported as skipped, decided at registration.
-const char* const kMtdRoot = "../shared/data/mtd";
-const bool kHaveMtd = std::filesystem::is_directory(kMtdRoot);
+// The real set lives beside the repository (../shared); without it the case is reported
+// as skipped, decided at registration.
+const bool kHaveMtd = !sad::test::mtd_root().empty();
 
 TEST_CASE("read_mvtec: the real MTD set matches its README" * doctest::skip(!kHaveMtd)) {
-  const std::string root = kMtdRoot;
-  if (!std::filesystem::is_directory(root)) {  // run with --no-skip
+  const std::string root = sad::test::mtd_root();
+  if (root.empty()) {  // run with --no-skip
     MESSAGE("SKIPPED: ../shared/data/mtd not found (run from the source root with shared/ beside it)");
     return;
   }

@@ -4,6 +4,7 @@
 // residual and mask-supervised modes train too.
 #include <atomic>
 #include <filesystem>
+#include <sstream>
 
 #include "data/synth.h"
 #include "data_test_util.h"
@@ -56,6 +57,15 @@ TrainResult run(const std::string& data_dir, const std::string& out, const std::
   return train(o);
 }
 
+// train_log.csv's rows without the last column (images per second, a measured rate).
+std::vector<std::string> log_without_rates(const std::string& run_dir) {
+  std::vector<std::string> rows;
+  std::istringstream in(test::read_bytes(run_dir + "/train_log.csv"));
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(line.substr(0, line.rfind(',')));
+  return rows;
+}
+
 }  // namespace
 
 TEST_CASE("trainer: sparse-kl writes its files and the model loads back and scores") {
@@ -98,6 +108,31 @@ TEST_CASE("trainer: an interrupted run resumed equals the uninterrupted run") {
   REQUIRE(rest.completed);
   CHECK(test::read_bytes(tmp.path().string() + "/full/model.safetensors") ==
         test::read_bytes(tmp.path().string() + "/part/model.safetensors"));
+  CHECK(log_without_rates(tmp.path().string() + "/full") == log_without_rates(tmp.path().string() + "/part"));
+}
+
+TEST_CASE("trainer: a run interrupted after every step and resumed each time equals the uninterrupted run") {
+  // Every checkpoint position is visited, including the one after an epoch's last batch
+  // (nothing left to run in that epoch on resume): the model and the logged epoch
+  // averages must still be those of the uninterrupted run.
+  test::TempDir tmp("trainer-resume-each");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  const std::string full = tmp.path().string() + "/full", part = tmp.path().string() + "/part";
+  run(ds, full, "sparse-kl");
+  std::atomic<bool> stop{true};
+  TrainResult r = run(ds, part, "sparse-kl", &stop);
+  int resumes = 0;
+  while (!r.completed && resumes < 100) {
+    r = run(ds, part, "sparse-kl", &stop, /*resume=*/true);
+    ++resumes;
+  }
+  REQUIRE(r.completed);
+  // 2 + 2 epochs of 3 steps: one stop per step.
+  CHECK(resumes == 12);
+  CHECK(test::read_bytes(full + "/model.safetensors") == test::read_bytes(part + "/model.safetensors"));
+  const std::vector<std::string> a = log_without_rates(full), b = log_without_rates(part);
+  CHECK(a.size() == 1 + 2 + 2);
+  CHECK(a == b);
 }
 
 TEST_CASE("trainer: residual and mask-supervised modes train") {
@@ -111,4 +146,46 @@ TEST_CASE("trainer: residual and mask-supervised modes train") {
   TrainResult b = run(ds, tmp.path().string() + "/mask", "mask-supervised");
   REQUIRE(b.completed);
   CHECK(AnomalyModel::load(b.model_path, Device::cpu()).has_segmenter());
+}
+
+TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past phase 1") {
+  test::TempDir tmp("trainer-init-g");
+  const std::string root = tmp.path().string();
+  std::string ds = make_tiny_dataset(root);
+  REQUIRE(run(ds, root + "/kl", "sparse-kl").completed);
+  const std::vector<std::pair<std::string, Tensor>> g_model =
+      AnomalyModel::load(root + "/kl/model.safetensors", Device::cpu()).generator().state();
+
+  // The finished run's checkpoint holds phase 1's generator, as does its model file.
+  GeneratorSource from_ckpt = load_generator_source(root + "/kl/checkpoint.safetensors");
+  REQUIRE(from_ckpt.state.size() == g_model.size());
+  for (size_t i = 0; i < g_model.size(); ++i) {
+    CAPTURE(g_model[i].first);
+    CHECK(from_ckpt.state[i].first == g_model[i].first);
+    CHECK(from_ckpt.state[i].second.to_vector() == g_model[i].second.to_vector());
+  }
+  CHECK(from_ckpt.cfg.width == 4);
+
+  TrainOptions o;
+  o.dataset = data::read_mvtec(ds);
+  o.out_dir = root + "/res";
+  o.cfg = tiny_config("residual");
+  o.quiet = true;
+  o.init_generator = root + "/kl/checkpoint.safetensors";
+  REQUIRE(train(o).completed);
+  const std::vector<std::pair<std::string, Tensor>> g_res =
+      AnomalyModel::load(root + "/res/model.safetensors", Device::cpu()).generator().state();
+  for (size_t i = 0; i < g_model.size(); ++i) CHECK(g_res[i].second.to_vector() == g_model[i].second.to_vector());
+  // A residual run has no phase 2: its last checkpoint is the one after the last GAN epoch,
+  // and its generator is the same phase 1 (same seed).
+  REQUIRE(run(ds, root + "/res_own", "residual").completed);
+  GeneratorSource res_ckpt = load_generator_source(root + "/res_own/checkpoint.safetensors");
+  REQUIRE(res_ckpt.state.size() == g_model.size());
+  for (size_t i = 0; i < g_model.size(); ++i) CHECK(res_ckpt.state[i].second.to_vector() == g_model[i].second.to_vector());
+
+  // A checkpoint taken inside phase 1 has no trained generator yet.
+  std::atomic<bool> stop{true};
+  CHECK_FALSE(run(ds, root + "/early", "sparse-kl", &stop).completed);
+  CHECK_THROWS_WITH_AS(load_generator_source(root + "/early/checkpoint.safetensors"),
+                       doctest::Contains("still in phase 1"), Error);
 }
