@@ -4,7 +4,8 @@
 # (made by scripts/gpu-bundle.sh on a machine with apt), runs the whole test suite,
 # runs compute-sanitizer (memcheck, racecheck) on the CUDA parity tests restricted to
 # our own kernels (instrumenting cuDNN/cuBLAS kernels is very slow and not ours to fix),
-# runs the GPU benchmarks if a sparsead-bench binary was built, and prints a one-screen
+# runs the GPU benchmarks if a sparsead-bench binary was built (and our steps against
+# PyTorch's when tools/torch_ref and torch are there), and prints a one-screen
 # summary. Meant to finish in under 8 minutes on an H200; each step has a time limit.
 #
 #   scripts/gpu-check.sh               the full check (stops at once without a GPU)
@@ -157,14 +158,29 @@ if ((!build_only && built == 0)); then
 fi
 
 # ---- benchmarks ---------------------------------------------------------------------------------------------
+# The GPU half of sparsead-bench (bench/, docs/BENCHMARKS.md): every benchmark whose name
+# holds /cuda/, short minimum times, JSON beside the logs (bench.json). The CPU half is
+# measured on our own machine. SPARSEAD_BENCH_ARGS replaces these flags.
 if ((!build_only && built == 0)) && [[ -x $build/sparsead-bench ]]; then
-  # shellcheck disable=SC2086  # SPARSEAD_BENCH_ARGS is a list of flags
-  step bench 120 "$build/sparsead-bench" ${SPARSEAD_BENCH_ARGS:-}
+  bench_args=${SPARSEAD_BENCH_ARGS:---benchmark_filter=/cuda/ --benchmark_min_time=0.2 --benchmark_out=$logs/bench.json --benchmark_out_format=json}
+  # shellcheck disable=SC2086  # a list of flags
+  step bench 240 "$build/sparsead-bench" $bench_args
+elif ((!build_only && built == 0)); then
+  summary+=("$(printf '%-10s %-14s' bench "SKIP (no sparsead-bench: Google Benchmark not found)")")
+fi
+# Our training steps and inference against PyTorch's at the paper preset (bench/compare_torch.sh:
+# time and GPU memory ratios), when the PyTorch twin (tools/torch_ref) and a python3 with torch
+# are there.
+if ((!build_only && built == 0)) && [[ -x $build/sparsead-steps && -d $root/tools/torch_ref ]] &&
+  python3 -c 'import torch' 2>/dev/null; then
+  step torch 240 "$root/bench/compare_torch.sh" --device cuda --preset paper --threads "$(nproc)" --steps 10 \
+    --build "$build" --python "$(command -v python3)" --torch-ref "$root/tools" --json "$logs/compare-torch.json"
 fi
 
 # ---- summary --------------------------------------------------------------------------------------------------
 if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
   cp "$logs"/*.log "$OUT"/ 2>/dev/null || true
+  cp "$logs"/bench.json "$logs"/compare-torch.json "$OUT"/ 2>/dev/null || true
 fi
 echo
 echo "================ sparsead gpu-check ($( ((build_only)) && echo build-only || nvidia-smi -L | head -1 | cut -c1-60)) ================"
