@@ -1,6 +1,7 @@
 // Op benchmarks: conv2d at the networks' real layer shapes, GEMM, the method's own
 // kernels (fusion, kl_sparsity) at the model's shapes and at a shape far past any cache
-// next to a plain copy of the same size, SSIM, and one Adam step over G's arena.
+// next to a plain copy of the same size, the activations (ReLU, leaky ReLU, tanh), SSIM,
+// and one Adam step over G's arena.
 // Every benchmark checks its op once before timing: sampled entries against a direct
 // double-precision computation, or a known value.
 #include <cmath>
@@ -429,6 +430,65 @@ void register_ssim(Device d, const Preset& pr) {
   }
 }
 
+// ---- Element-wise activations -----------------------------------------------------------------
+
+struct UnaryFixture {
+  Tensor x, y, dy, dx;
+};
+
+// ReLU, leaky ReLU and tanh at the shape of G's last decoder activation (B, w, S, S), the
+// largest the networks apply them to, next to a copy of the same size. Forward reads x
+// and writes y; backward reads x, y and dy and writes dx.
+void register_unary(Device d, const Preset& pr) {
+  const Shape shape{pr.batch, pr.width, pr.size, pr.size};
+  const int64_t n = shape_numel(shape);
+  struct Kind {
+    const char* name;
+    ops::UnaryParams p;
+  };
+  for (const Kind& k : {Kind{"relu", {ops::UnaryKind::Relu}}, Kind{"leaky_relu", {ops::UnaryKind::LeakyRelu, 0.2f}},
+                        Kind{"tanh", {ops::UnaryKind::Tanh}}}) {
+    for (bool backward : {false, true}) {
+      const std::string name = std::string(k.name) + (backward ? "_backward/" : "_forward/") + device_tag(d) + "/" +
+                               pr.tag;
+      add(name, [=](benchmark::State& st) {
+        UnaryFixture& f = fixture<UnaryFixture>(name, [&] {
+          auto g = std::make_shared<UnaryFixture>();
+          g->x = random_tensor(shape, 24, d, -3.0f, 3.0f);
+          g->dy = random_tensor(shape, 25, d);
+          g->y = empty_like(g->x);
+          g->dx = empty_like(g->x);
+          ops::unary_forward(k.p, g->x, g->y);
+          ops::unary_backward(k.p, g->x, g->y, g->dy, g->dx);
+          std::vector<float> x = g->x.to_vector(), y = g->y.to_vector(), dy = g->dy.to_vector(), dx = g->dx.to_vector();
+          for (int64_t i : sample_indices(n, 64, 26)) {
+            const size_t u = static_cast<size_t>(i);
+            const double v = x[u];
+            double want_y = 0, slope = 0;
+            switch (k.p.kind) {
+              case ops::UnaryKind::Relu: want_y = v > 0 ? v : 0, slope = v > 0 ? 1 : 0; break;
+              case ops::UnaryKind::LeakyRelu: want_y = v > 0 ? v : 0.2 * v, slope = v > 0 ? 1 : 0.2; break;
+              default: want_y = std::tanh(v), slope = 1 - want_y * want_y; break;
+            }
+            // rtol 1e-6: float32 rounding of the value and of the slope times dy.
+            expect_close(y[u], want_y, 1e-7, 1e-6, name + ": y " + std::to_string(i));
+            expect_close(dx[u], dy[u] * slope, 1e-7, 1e-5, name + ": dx " + std::to_string(i));
+          }
+          return g;
+        });
+        timed_loop(st, d, [&] {
+          if (backward)
+            ops::unary_backward(k.p, f.x, f.y, f.dy, f.dx);
+          else
+            ops::unary_forward(k.p, f.x, f.y);
+        });
+        st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * n * 4 * (backward ? 4 : 2));
+        st.SetLabel(shape_str(shape) + ", " + std::to_string(n * 4 * (backward ? 4 : 2) >> 20) + " MiB moved");
+      });
+    }
+  }
+}
+
 // ---- Adam over G's parameter arena ------------------------------------------------------------
 
 struct AdamFixture {
@@ -489,6 +549,9 @@ void register_op_benchmarks(Device d) {
   register_copy(d, shape_numel(fusion_large) * 4, "fusion inputs (a or b)");
   register_copy(d, shape_numel(kl_large) * 4, "kl_sparsity logits");
   register_copy(d, shape_numel(fusion_large) * 3 * 4, "the fusion output");
+  for (const Preset& pr : {kCpuPreset, kPaperPreset}) register_unary(d, pr);
+  register_copy(d, kCpuPreset.batch * kCpuPreset.width * kCpuPreset.size * kCpuPreset.size * 4,
+                "the activations at S128w16");
   for (const Preset& pr : {kCpuPreset, kPaperPreset}) register_ssim(d, pr);
   for (const Preset& pr : {kCpuPreset, kPaperPreset}) register_adam(d, pr);
 }

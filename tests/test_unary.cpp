@@ -1,5 +1,6 @@
 // unary ops: forward against hand-computed values, gradients by finite differences.
 #include "autograd/functions.h"
+#include "kernels/ops.h"
 #include "test_util.h"
 
 using namespace sad;
@@ -46,4 +47,57 @@ TEST_CASE("unary gradients: finite differences (float64)") {
   gradcheck("abs", [](auto& v) { return abs(v[0]); }, {x}, {true});
   gradcheck("softplus", [](auto& v) { return softplus(v[0]); }, {x}, {true});
   gradcheck("affine", [](auto& v) { return affine(v[0], -1.5f, 0.25f); }, {x}, {true});
+}
+
+// The CPU loops run vectorised (and threaded past 32768 elements) with a scalar remainder:
+// a float32 tensor of odd length larger than that threshold, against each element's
+// formula in double, for every kind; forward out of place and in place (out = inp, as
+// model/losses.cpp uses it), backward from dy.
+TEST_CASE("unary kernels: vectorised and threaded loops match the per-element formulas") {
+  const int64_t n = 100003;
+  Tensor x = random_tensor({n}, 31, -3.0, 3.0, DType::F32);
+  Tensor dy = random_tensor({n}, 32, -1.0, 1.0, DType::F32);
+  const std::vector<float> xv = x.to_vector(), dyv = dy.to_vector();
+  struct Kind {
+    ops::UnaryParams p;
+    double (*value)(double, double, double);  // (x, alpha, beta)
+    double (*slope)(double, double, double);  // (x, y, alpha)
+  };
+  const Kind kinds[] = {
+      {{ops::UnaryKind::Relu}, [](double v, double, double) { return v > 0 ? v : 0.0; },
+       [](double v, double, double) { return v > 0 ? 1.0 : 0.0; }},
+      {{ops::UnaryKind::LeakyRelu, 0.2f}, [](double v, double a, double) { return v > 0 ? v : a * v; },
+       [](double v, double, double a) { return v > 0 ? 1.0 : a; }},
+      {{ops::UnaryKind::Sigmoid}, [](double v, double, double) { return 1 / (1 + std::exp(-v)); },
+       [](double, double y, double) { return y * (1 - y); }},
+      {{ops::UnaryKind::Tanh}, [](double v, double, double) { return std::tanh(v); },
+       [](double, double y, double) { return 1 - y * y; }},
+      {{ops::UnaryKind::Abs}, [](double v, double, double) { return std::abs(v); },
+       [](double v, double, double) { return v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0); }},
+      {{ops::UnaryKind::Affine, -0.5f, 0.25f}, [](double v, double a, double b) { return a * v + b; },
+       [](double, double, double a) { return a; }},
+      {{ops::UnaryKind::Softplus}, [](double v, double, double) { return std::log1p(std::exp(v)); },
+       [](double v, double, double) { return 1 / (1 + std::exp(-v)); }},
+  };
+  for (const Kind& k : kinds) {
+    CAPTURE(static_cast<int>(k.p.kind));
+    const double alpha = k.p.alpha, beta = k.p.beta;
+    Tensor y = Tensor::empty({n}, DType::F32);
+    ops::unary_forward(k.p, x, y);
+    Tensor in_place = x.clone();
+    ops::unary_forward(k.p, in_place, in_place);
+    Tensor dx = Tensor::empty({n}, DType::F32);
+    ops::unary_backward(k.p, x, y, dy, dx);
+    const std::vector<float> yv = y.to_vector(), iv = in_place.to_vector(), dxv = dx.to_vector();
+    int bad = 0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      const double v = xv[i], want = k.value(v, alpha, beta);
+      // float32 rounding of the value (and of libm's float functions: a few ulps).
+      if (std::abs(yv[i] - want) > 1e-6 + 1e-6 * std::abs(want)) ++bad;
+      if (iv[i] != yv[i]) ++bad;
+      const double want_dx = dyv[i] * k.slope(v, yv[i], alpha);
+      if (std::abs(dxv[i] - want_dx) > 1e-6 + 1e-5 * std::abs(want_dx)) ++bad;
+    }
+    CHECK(bad == 0);
+  }
 }

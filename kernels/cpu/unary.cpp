@@ -1,5 +1,15 @@
 // CPU reference for the unary element-wise ops (relu, leaky_relu, sigmoid, tanh, abs,
 // affine, softplus) and their backward.
+//
+// One loop per kind, the kind chosen once outside it: with the switch inside the
+// per-element loop GCC vectorised nothing, and these ops run after nearly every
+// convolution (docs/BENCHMARKS.md, "Where the time goes"). Relu, leaky ReLU, abs and
+// affine then compile to SIMD selects and multiplies (branch-free: with random signs a
+// branch per element mispredicts half the time; the selects need -fno-trapping-math, see
+// CMakeLists.txt); the exp/tanh kinds stay scalar calls into libm (no fast-math: the
+// values are the reference's).
+// `out` may be `inp` (in-place use in model/losses.cpp), so no restrict pointers: GCC
+// checks for overlap at run time and takes the vector loop when there is none.
 #include <cmath>
 
 #include "kernels/cpu/cpu_ops.h"
@@ -9,64 +19,82 @@ namespace sad::cpu {
 namespace {
 
 template <typename T>
-T unary_value(const ops::UnaryParams& p, T x) {
-  switch (p.kind) {
-    case ops::UnaryKind::Relu: return x > T(0) ? x : T(0);
-    case ops::UnaryKind::LeakyRelu: return x > T(0) ? x : T(p.alpha) * x;
-    case ops::UnaryKind::Sigmoid:
-      // Two branches so that exp never overflows.
-      if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-      else {
-        T e = std::exp(x);
-        return e / (T(1) + e);
-      }
-    case ops::UnaryKind::Tanh: return std::tanh(x);
-    case ops::UnaryKind::Abs: return std::abs(x);
-    case ops::UnaryKind::Affine: return T(p.alpha) * x + T(p.beta);
-    case ops::UnaryKind::Softplus: return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
-    case ops::UnaryKind::Count: break;
-  }
-  return T(0);
+T sigmoid(T x) {
+  // Two branches so that exp never overflows.
+  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+  T e = std::exp(x);
+  return e / (T(1) + e);
 }
 
-// d out / d in, from the input x and the output y.
+constexpr int64_t kParallelMin = 32768;  // below this, one thread: the fork costs more
+
+// y[i] = f(x[i]). firstprivate: each thread's own copy of the functor, so its captures
+// (alpha) are locals that the stores to y cannot alias; shared, they were reloaded each
+// element and the loop stayed scalar.
+template <typename T, typename F>
+void map1(const T* x, T* y, int64_t n, F f) {
+#pragma omp parallel for schedule(static) firstprivate(f) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+// dx[i] = g(x[i], y[i], dy[i])
+template <typename T, typename G>
+void map3(const T* x, const T* y, const T* dy, T* dx, int64_t n, G g) {
+#pragma omp parallel for schedule(static) firstprivate(g) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) dx[i] = g(x[i], y[i], dy[i]);
+}
+
 template <typename T>
-T unary_derivative(const ops::UnaryParams& p, T x, T y) {
+void forward_typed(const ops::UnaryParams& p, const T* x, T* y, int64_t n) {
+  const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
   switch (p.kind) {
-    case ops::UnaryKind::Relu: return x > T(0) ? T(1) : T(0);
-    case ops::UnaryKind::LeakyRelu: return x > T(0) ? T(1) : T(p.alpha);
-    case ops::UnaryKind::Sigmoid: return y * (T(1) - y);
-    case ops::UnaryKind::Tanh: return T(1) - y * y;
-    case ops::UnaryKind::Abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case ops::UnaryKind::Affine: return T(p.alpha);
-    case ops::UnaryKind::Softplus: return unary_value<T>({ops::UnaryKind::Sigmoid}, x);
+    case ops::UnaryKind::Relu: return map1(x, y, n, [](T v) { return v > T(0) ? v : T(0); });
+    case ops::UnaryKind::LeakyRelu:
+      return map1(x, y, n, [alpha](T v) { return v > T(0) ? v : alpha * v; });
+    case ops::UnaryKind::Sigmoid: return map1(x, y, n, [](T v) { return sigmoid(v); });
+    case ops::UnaryKind::Tanh: return map1(x, y, n, [](T v) { return std::tanh(v); });
+    case ops::UnaryKind::Abs: return map1(x, y, n, [](T v) { return std::abs(v); });
+    case ops::UnaryKind::Affine: return map1(x, y, n, [alpha, beta](T v) { return alpha * v + beta; });
+    case ops::UnaryKind::Softplus:
+      return map1(x, y, n, [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
     case ops::UnaryKind::Count: break;
   }
-  return T(0);
+  SAD_FAIL("unary_forward: unknown kind");
+}
+
+// dx = dy * d out / d in, from the input x, the output y and dy. Where the slope is 0 or
+// +-1 the gradient is selected, not multiplied (dy where x > 0, else 0, like PyTorch's
+// threshold_backward): the same values except that a NaN dy where the slope is 0 gives 0.
+template <typename T>
+void backward_typed(const ops::UnaryParams& p, const T* x, const T* y, const T* dy, T* dx, int64_t n) {
+  const T alpha = static_cast<T>(p.alpha);
+  switch (p.kind) {
+    case ops::UnaryKind::Relu: return map3(x, y, dy, dx, n, [](T v, T, T g) { return v > T(0) ? g : T(0); });
+    case ops::UnaryKind::LeakyRelu:
+      return map3(x, y, dy, dx, n, [alpha](T v, T, T g) { return v > T(0) ? g : alpha * g; });
+    case ops::UnaryKind::Sigmoid: return map3(x, y, dy, dx, n, [](T, T o, T g) { return g * (o * (T(1) - o)); });
+    case ops::UnaryKind::Tanh: return map3(x, y, dy, dx, n, [](T, T o, T g) { return g * (T(1) - o * o); });
+    case ops::UnaryKind::Abs:
+      return map3(x, y, dy, dx, n, [](T v, T, T g) { return v > T(0) ? g : (v < T(0) ? -g : T(0)); });
+    case ops::UnaryKind::Affine: return map3(x, y, dy, dx, n, [alpha](T, T, T g) { return g * alpha; });
+    case ops::UnaryKind::Softplus: return map3(x, y, dy, dx, n, [](T v, T, T g) { return g * sigmoid(v); });
+    case ops::UnaryKind::Count: break;
+  }
+  SAD_FAIL("unary_backward: unknown kind");
 }
 
 }  // namespace
 
 void unary_forward(const ops::UnaryParams& p, const Tensor& inp, Tensor& out) {
   dispatch_float(inp.dtype(), [&]<typename T>(TypeTag<T>) {
-    const T* x = inp.data<T>();
-    T* y = out.data<T>();
-    int64_t n = inp.numel();
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) y[i] = unary_value<T>(p, x[i]);
+    forward_typed<T>(p, inp.data<T>(), out.data<T>(), inp.numel());
   });
 }
 
 void unary_backward(const ops::UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout,
                     Tensor& dinp) {
   dispatch_float(inp.dtype(), [&]<typename T>(TypeTag<T>) {
-    const T* x = inp.data<T>();
-    const T* y = out.data<T>();
-    const T* dy = dout.data<T>();
-    T* dx = dinp.data<T>();
-    int64_t n = inp.numel();
-#pragma omp parallel for schedule(static) if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * unary_derivative<T>(p, x[i], y[i]);
+    backward_typed<T>(p, inp.data<T>(), out.data<T>(), dout.data<T>(), dinp.data<T>(), inp.numel());
   });
 }
 
