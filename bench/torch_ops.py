@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's time for the conv2d, GEMM and SSIM cases of sparsead-bench, written as a
+"""PyTorch's time for the conv2d, GEMM, activation and SSIM cases of sparsead-bench, written as a
 Google-Benchmark-style JSON with the same benchmark names, so that
 
     python3 bench/bench_table.py ours.json --compare torch.json
@@ -96,6 +96,23 @@ def main():
         bm = torch.rand(n, k) if tb else torch.rand(k, n)
         f = (lambda: am @ bm.t()) if tb else (lambda: am @ bm)
         bench(f"gemm/cpu/M{m}_N{n}_K{k}" + ("_Bt" if tb else ""), f, "torch.mm", 2.0 * m * n * k)
+    # Activations at (B, w, S, S): the backward is the kernel autograd calls (aten's
+    # threshold_backward, leaky_relu_backward, tanh_backward), our unary_backward's peer.
+    aten = torch.ops.aten
+    for tag in a.presets.split(","):
+        s, w = PRESETS[tag]
+        x = torch.rand(16, w, s, s) * 6 - 3
+        dy = torch.rand_like(x) * 2 - 1
+        label = f"(16, {w}, {s}, {s})"
+        y_relu, y_tanh = F.relu(x), torch.tanh(x)
+        cases = [
+            ("relu", lambda: F.relu(x), lambda: aten.threshold_backward(dy, y_relu, 0)),
+            ("leaky_relu", lambda: F.leaky_relu(x, 0.2), lambda: aten.leaky_relu_backward(dy, x, 0.2, False)),
+            ("tanh", lambda: torch.tanh(x), lambda: aten.tanh_backward(dy, y_tanh)),
+        ]
+        for kind, fwd, bwd in cases:
+            bench(f"{kind}_forward/cpu/{tag}", fwd, label)
+            bench(f"{kind}_backward/cpu/{tag}", bwd, label)
     try:
         from torch_ref import losses
     except ImportError:
