@@ -106,6 +106,8 @@ void check_init_generator(const std::string& path, const Config& cfg) {
                 ", width " + std::to_string(g.width) + ", channels " + std::to_string(g.channels) +
                 " but this run has image_size " + std::to_string(cfg.image_size) + ", width " +
                 std::to_string(cfg.width) + ", channels " + std::to_string(cfg.channels));
+  // Every tensor's name and shape, as the trainer will load them.
+  Generator(net_config(cfg)).load_state(src.state, "--init-generator '" + path + "'");
 }
 
 // --resume: the run continues with the settings stored in its checkpoint. Options the

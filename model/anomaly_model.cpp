@@ -165,18 +165,21 @@ void AnomalyModel::save(const std::string& path) const {
   save_safetensors(path, state(), {{"config", cfg_.to_json().dump()}, {"format", "sparsead"}});
 }
 
-AnomalyModel AnomalyModel::load(const std::string& path, Device device) {
-  SafetensorsFile f = load_safetensors(path);
-  auto it = f.metadata.find("config");
-  SAD_CHECK(it != f.metadata.end(), path, ": not a sparsead model file (no 'config' in its metadata)");
+Config config_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  auto it = metadata.find("config");
+  SAD_CHECK(it != metadata.end(), path, ": not a sparsead model file (no 'config' in its metadata)");
   Json j;
   try {
     j = Json::parse(it->second);
   } catch (const Error& e) {
     SAD_FAIL(path, ": config metadata is not valid JSON: ", e.what());
   }
-  Config cfg = Config::from_json(j, path);
-  AnomalyModel m(cfg);
+  return Config::from_json(j, path);
+}
+
+AnomalyModel AnomalyModel::load(const std::string& path, Device device) {
+  SafetensorsFile f = load_safetensors(path);
+  AnomalyModel m(config_from_metadata(f.metadata, path));
   std::vector<std::pair<std::string, Tensor>> g_state, s_state;
   for (auto& [n, t] : f.tensors) {
     if (n.rfind("G.", 0) == 0) g_state.emplace_back(n.substr(2), t);

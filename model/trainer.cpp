@@ -500,24 +500,20 @@ TrainResult Trainer::run() {
 }  // namespace
 
 GeneratorSource load_generator_source(const std::string& path) {
+  // A model file and a checkpoint both hold the config and G's tensors under "G.".
   SafetensorsFile f = load_safetensors(path);
-  auto phase = f.metadata.find("phase");
-  if (phase == f.metadata.end()) {  // a model file
-    AnomalyModel m = AnomalyModel::load(path, Device::cpu());
-    return {m.config(), m.generator().state()};
+  GeneratorSource src{config_from_metadata(f.metadata, path), {}};
+  if (auto phase = f.metadata.find("phase"); phase != f.metadata.end()) {
+    // A training checkpoint: its G is phase 1's result once phase 1 has run all its epochs
+    // (the checkpoint written after the last GAN epoch) or the run has moved on to phase 2.
+    auto at = [&](const char* key) { return f.metadata.count(key) ? f.metadata.at(key) : std::string(); };
+    const bool phase1_done = phase->second == std::to_string(kPhaseSeg) ||
+                             (at("epoch") == std::to_string(src.cfg.epochs_gan) && at("batch") == "0");
+    SAD_CHECK(phase1_done, path, ": this checkpoint is still in phase 1 (its generator is not trained yet)");
   }
-  // A training checkpoint: its G is phase 1's result once phase 1 has run all its epochs
-  // (the checkpoint written after the last GAN epoch) or the run has moved on to phase 2.
-  auto config = f.metadata.find("config");
-  SAD_CHECK(config != f.metadata.end(), path, ": checkpoint without a 'config' in its metadata");
-  GeneratorSource src{Config::from_json(Json::parse(config->second), path), {}};
-  const bool phase1_done = phase->second == std::to_string(kPhaseSeg) ||
-                           (f.metadata.count("epoch") && f.metadata.count("batch") &&
-                            f.metadata.at("epoch") == std::to_string(src.cfg.epochs_gan) && f.metadata.at("batch") == "0");
-  SAD_CHECK(phase1_done, path, ": this checkpoint is still in phase 1 (its generator is not trained yet)");
   for (auto& [n, t] : f.tensors)
     if (n.rfind("G.", 0) == 0) src.state.emplace_back(n.substr(2), t);
-  SAD_CHECK(!src.state.empty(), path, ": checkpoint holds no generator tensors");
+  SAD_CHECK(!src.state.empty(), path, ": holds no generator tensors");
   return src;
 }
 

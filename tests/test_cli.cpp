@@ -311,6 +311,10 @@ TEST_CASE("cli bad input: model file from another config") {
   check_refused(sparsead({"train", "--data", ds, "--out", d / "run", "--set", "image_size=32", "width=8",
                           "--init-generator", d / "w4.safetensors"}),
                 1, "--init-generator '" + (d / "w4.safetensors") + "'", d / "run");
+  // One whose config fits the run but whose tensors do not (width 4 under width 8).
+  check_refused(sparsead({"train", "--data", ds, "--out", d / "run", "--set", "image_size=32", "width=8",
+                          "--init-generator", bad}),
+                1, "--init-generator '" + bad + "'", d / "run");
 }
 
 TEST_CASE("cli bad input: oversize image") {
