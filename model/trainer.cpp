@@ -227,9 +227,10 @@ void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
   while (auto batch = loader.next()) {
     if (b++ < start_batch) continue;  // resuming inside an epoch
     const Tensor& labels = batch->fields[3];  // (B, 1): the weak labels
-    double lv = seg_step(g, s, *opt_s_->adam, loss_settings, batch->fields[1].to(model_.device()),
-                         batch->fields[2].to(model_.device()), labels.reshape({labels.dim(0)}).to(model_.device()),
-                         {epoch, b})
+    // Only the mask-supervised ablation reads the masks: no copy to the device otherwise.
+    const Tensor masks = loss_settings.mask_supervised ? batch->fields[2].to(model_.device()) : Tensor();
+    double lv = seg_step(g, s, *opt_s_->adam, loss_settings, batch->fields[1].to(model_.device()), masks,
+                         labels.reshape({labels.dim(0)}).to(model_.device()), {epoch, b})
                     .loss;
     e.s += lv, ++e.steps;
     char st[64];
