@@ -95,11 +95,21 @@ TEST_CASE("residual_evidence errors: images of different shapes") {
                        doctest::Contains("residual_evidence"), std::exception);
 }
 
-TEST_CASE("score normalisation: clip((s - t) / max(max - min 1e-6) + 0.5 to [0 1])") {
+namespace {
+
+// A tiny model's config; the tests set the stored thresholds and ranges on it.
+Config tiny_scoring_config() {
   Config c;
   c.image_size = 32;
   c.width = 4;
   c.channels = 1;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("score normalisation: clip((s - t) / max(max - min 1e-6) + 0.5 to [0 1])") {
+  Config c = tiny_scoring_config();
   c.image_threshold = 0.3;
   c.image_score_min = 0.1;
   c.image_score_max = 0.9;  // range 0.8
@@ -129,10 +139,7 @@ TEST_CASE("score normalisation: clip((s - t) / max(max - min 1e-6) + 0.5 to [0 1
 }
 
 TEST_CASE("score normalisation: a zero validation range uses 1e-6 and stays finite") {
-  Config c;
-  c.image_size = 32;
-  c.width = 4;
-  c.channels = 1;
+  Config c = tiny_scoring_config();
   c.image_threshold = 0.4;
   c.image_score_min = 0.4;
   c.image_score_max = 0.4;
