@@ -101,3 +101,21 @@ TEST_CASE("unary kernels: vectorised and threaded loops match the per-element fo
     CHECK(bad == 0);
   }
 }
+
+// Where the slope is 0 (ReLU, abs at 0) the gradient is selected, not multiplied by the
+// slope: a non-finite upstream gradient there gives 0, as PyTorch's threshold_backward.
+TEST_CASE("unary backward: a zero slope gives 0 even for a non-finite upstream gradient") {
+  Tensor x = Tensor::from_vector({-1.0f, 0.0f, 2.0f}, {3});
+  Tensor dy = Tensor::from_vector({NAN, INFINITY, 3.0f}, {3});
+  for (ops::UnaryKind k : {ops::UnaryKind::Relu, ops::UnaryKind::Abs}) {
+    CAPTURE(static_cast<int>(k));
+    Tensor y = Tensor::empty({3}, DType::F32), dx = Tensor::empty({3}, DType::F32);
+    ops::unary_forward({k}, x, y);
+    ops::unary_backward({k}, x, y, dy, dx);
+    const std::vector<float> d = dx.to_vector();
+    CHECK(d[1] == 0.0f);  // x = 0: slope 0 for both kinds
+    CHECK(d[2] == 3.0f);
+    if (k == ops::UnaryKind::Relu) CHECK(d[0] == 0.0f);
+    else CHECK(std::isnan(d[0]));  // abs: slope -1, so -NaN
+  }
+}

@@ -40,16 +40,19 @@ __device__ __forceinline__ float unary_value(const ops::UnaryParams& p, float x)
   return 0.0f;
 }
 
-// d out / d in from the input x and the forward output y (sigmoid and tanh use y).
-__device__ __forceinline__ float unary_derivative(const ops::UnaryParams& p, float x, float y) {
+// dx from the input x, the forward output y (sigmoid and tanh use it) and dy = g. Where
+// the slope is 0 or +-1 the gradient is selected, not multiplied, as in the CPU reference
+// (kernels/cpu/unary.cpp): a NaN g where the slope is 0 gives 0, like PyTorch's
+// threshold_backward.
+__device__ __forceinline__ float unary_backward_value(const ops::UnaryParams& p, float x, float y, float g) {
   switch (p.kind) {
-    case ops::UnaryKind::Relu: return x > 0.0f ? 1.0f : 0.0f;
-    case ops::UnaryKind::LeakyRelu: return x > 0.0f ? 1.0f : p.alpha;
-    case ops::UnaryKind::Sigmoid: return y * (1.0f - y);
-    case ops::UnaryKind::Tanh: return 1.0f - __fmul_rn(y, y);
-    case ops::UnaryKind::Abs: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
-    case ops::UnaryKind::Affine: return p.alpha;
-    case ops::UnaryKind::Softplus: return sigmoid_value(x);
+    case ops::UnaryKind::Relu: return x > 0.0f ? g : 0.0f;
+    case ops::UnaryKind::LeakyRelu: return x > 0.0f ? g : g * p.alpha;
+    case ops::UnaryKind::Sigmoid: return g * (y * (1.0f - y));
+    case ops::UnaryKind::Tanh: return g * (1.0f - __fmul_rn(y, y));
+    case ops::UnaryKind::Abs: return x > 0.0f ? g : (x < 0.0f ? -g : 0.0f);
+    case ops::UnaryKind::Affine: return g * p.alpha;
+    case ops::UnaryKind::Softplus: return g * sigmoid_value(x);
     case ops::UnaryKind::Count: break;
   }
   return 0.0f;
@@ -63,7 +66,7 @@ struct UnaryForwardOp {
 struct UnaryBackwardOp {
   ops::UnaryParams p;
   // v = {x, y, dy}
-  __device__ float operator()(const float (&v)[3]) const { return v[2] * unary_derivative(p, v[0], v[1]); }
+  __device__ float operator()(const float (&v)[3]) const { return unary_backward_value(p, v[0], v[1], v[2]); }
 };
 
 struct AxpyOp {
