@@ -75,11 +75,11 @@ std::vector<VerbSpec> make_specs() {
                },
                "example:\n  sparsead synth --out data/fabric --seed 1 --size 64\n"});
   v.push_back({"train",
-               "train --data DIR --out RUN [--preset cpu|paper] [--mode M] [--epochs-gan N] [--epochs-seg N]\n"
-               "                      [--batch N] [--seed N] [--config FILE] [--set key=value ...] [--resume]",
+               "train --data DIR --out RUN [--preset cpu|paper] [--mode M] [--steps-gan N] [--steps-seg N]\n"
+               "                      [--epochs-gan N] [--epochs-seg N] [--batch N] [--seed N] [--config FILE] [--set key=value ...] [--resume]",
                "Trains on the normal images only: phase 1 the GAN (G and D), phase 2 the segmenter S, then\n"
                "thresholds on held-out validation images. Writes RUN/model.safetensors, RUN/config.json,\n"
-               "RUN/train_log.csv and a checkpoint each epoch (atomically). Ctrl-C finishes the current step,\n"
+               "RUN/train_log.csv and a checkpoint every few minutes (atomically). Ctrl-C finishes the current step,\n"
                "writes the checkpoint and exits (code 130); --resume continues. RUN must not exist (or be\n"
                "empty) unless --resume is given.",
                join(join({{"--out", "RUN", "the run directory (required)"}}, data_flags(true)),
@@ -88,8 +88,10 @@ std::vector<VerbSpec> make_specs() {
                             {"--preset", "cpu|paper",
                              "cpu: S=128, w=16; paper: S=256, w=32 (default: paper on a GPU, else cpu)"},
                             {"--mode", "M", "sparse-kl (the method, default) | residual | mask-supervised"},
-                            {"--epochs-gan", "N", "phase 1 epochs (default 60)"},
-                            {"--epochs-seg", "N", "phase 2 epochs (default 20)"},
+                            {"--steps-gan", "N", "phase 1 budget in optimiser steps (default 2000)"},
+                            {"--steps-seg", "N", "phase 2 budget in optimiser steps (default 800)"},
+                            {"--epochs-gan", "N", "phase 1 budget in epochs instead of steps"},
+                            {"--epochs-seg", "N", "phase 2 budget in epochs instead of steps"},
                             {"--batch", "N", "batch size (default 16)"},
                             {"--seed", "N", "the run's seed: same seed, same model on the CPU (default 0)"},
                             {"--config", "FILE", "a JSON object of options (e.g. a RUN/config.json)"},

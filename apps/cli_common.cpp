@@ -154,6 +154,13 @@ Config build_train_config(const Args& a, Device device) {
   const int64_t kMaxEpochs = 1000000;
   if (auto n = a.get_int("--epochs-gan", 0, kMaxEpochs)) cfg.set("epochs_gan", std::to_string(*n));
   if (auto n = a.get_int("--epochs-seg", 0, kMaxEpochs)) cfg.set("epochs_seg", std::to_string(*n));
+  const int64_t kMaxSteps = int64_t{1} << 40;
+  if (auto n = a.get_int("--steps-gan", 0, kMaxSteps)) cfg.set("steps_gan", std::to_string(*n));
+  if (auto n = a.get_int("--steps-seg", 0, kMaxSteps)) cfg.set("steps_seg", std::to_string(*n));
+  if (a.has("--steps-gan") && a.has("--epochs-gan"))
+    throw UsageError("train: --steps-gan and --epochs-gan both set phase 1's budget; give one");
+  if (a.has("--steps-seg") && a.has("--epochs-seg"))
+    throw UsageError("train: --steps-seg and --epochs-seg both set phase 2's budget; give one");
   if (auto n = a.get_int("--batch", 2, 4096)) cfg.set("batch", std::to_string(*n));
   if (auto n = a.get_int("--seed", 0, (int64_t{1} << 53))) cfg.set("seed", std::to_string(*n));
   try {

@@ -20,11 +20,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-AnomalyModel load_model(const Args& a, Device device) {
+// The model, and its collapse alarm (recorded by training) repeated on stderr: a user who
+// scores with a collapsed segmenter is told so each time, not only when it was trained.
+AnomalyModel load_model(const Args& a, Device device, Streams& io) {
   const std::string path = a.require("--model");
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error("--model '" + path + "': no such file");
-  return AnomalyModel::load(path, device);
+  AnomalyModel m = AnomalyModel::load(path, device);
+  if (!m.config().alarm.empty())
+    std::fprintf(io.err, "sparsead: warning: model '%s': %s\n", path.c_str(), m.config().alarm.c_str());
+  return m;
 }
 
 std::string fmt_metric(const std::optional<double>& v) {
@@ -73,7 +78,7 @@ int run_test(const Args& a, Streams& io) {
   const bool panels = !a.has("--no-panels");
   const Device device = setup_runtime(a);
   check_output_dir("--out", out, a.has("--overwrite"), "pass --overwrite to replace its files");
-  AnomalyModel model = load_model(a, device);
+  AnomalyModel model = load_model(a, device, io);
   data::Dataset ds = read_dataset(a, /*training=*/false);
   if (ds.test.empty()) throw Error("dataset '" + ds.root + "': no test images");
   const int channels = static_cast<int>(model.config().channels);
@@ -148,7 +153,7 @@ int run_predict(const Args& a, Streams& io) {
   const bool quiet = a.has("--quiet");
   const Device device = setup_runtime(a);
   check_output_dir("--out", out, a.has("--overwrite"), "pass --overwrite to replace its files");
-  AnomalyModel model = load_model(a, device);
+  AnomalyModel model = load_model(a, device, io);
 
   std::error_code ec;
   std::vector<data::ImageItem> items;

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "apps/cli_verbs.h"
 #include "apps/progress.h"
@@ -94,6 +95,34 @@ class SigintGuard {
   struct sigaction previous_;
 };
 
+// The trainer's progress on a terminal: one bar per task, log lines printed through it.
+class BarProgress final : public TrainProgress {
+ public:
+  explicit BarProgress(bool quiet) : quiet_(quiet) {}
+  void start(const std::string& label, int64_t total, const std::string& unit) override {
+    bar_ = std::make_unique<ProgressBar>(label, static_cast<long>(total), unit, quiet_);
+  }
+  void advance(int64_t n, const std::string& status) override {
+    if (bar_) bar_->advance(static_cast<long>(n), status);
+  }
+  void finish() override {
+    if (bar_) bar_->finish();
+    bar_.reset();
+  }
+  void line(const std::string& text) override {
+    if (bar_) {
+      bar_->line(text);
+    } else {
+      std::printf("%s\n", text.c_str());
+      std::fflush(stdout);
+    }
+  }
+
+ private:
+  bool quiet_;
+  std::unique_ptr<ProgressBar> bar_;
+};
+
 // --init-generator: the model file (or a checkpoint past phase 1) must be readable and its
 // generator must fit this run.
 void check_init_generator(const std::string& path, const Config& cfg) {
@@ -174,6 +203,8 @@ int run_train(const Args& a, Streams& io) {
   opt.quiet = quiet;
   opt.init_generator = init;
   opt.stop = &g_stop;
+  BarProgress progress(quiet);
+  opt.progress = &progress;
   TrainResult r;
   {
     SigintGuard guard;
@@ -183,9 +214,12 @@ int run_train(const Args& a, Streams& io) {
     std::fprintf(io.err, "sparsead: training stopped; checkpoint in '%s' (continue with --resume)\n", run.c_str());
     return 130;
   }
-  std::fprintf(io.out, "train: %s, %s preset, S=%lld w=%lld: phase 1 %s, phase 2 %s -> %s\n", cfg.mode.c_str(),
-               cfg.preset.c_str(), static_cast<long long>(cfg.image_size), static_cast<long long>(cfg.width),
-               format_duration(r.seconds_gan).c_str(), format_duration(r.seconds_seg).c_str(), r.model_path.c_str());
+  std::fprintf(io.out, "train: %s, %s preset, S=%lld w=%lld: phase 1 %s (%lld steps), phase 2 %s (%lld steps) -> %s\n",
+               mode_name(cfg.mode), cfg.preset.c_str(), static_cast<long long>(cfg.image_size),
+               static_cast<long long>(cfg.width), format_duration(r.seconds_gan).c_str(),
+               static_cast<long long>(r.steps_gan), format_duration(r.seconds_seg).c_str(),
+               static_cast<long long>(r.steps_seg), r.model_path.c_str());
+  if (!r.alarm.empty()) std::fprintf(io.err, "sparsead: warning: %s\n", r.alarm.c_str());
   return 0;
 }
 
@@ -210,6 +244,7 @@ int run_info(const Args& a, Streams& io) {
     std::fprintf(io.out, "%s\n", cfg.to_json().dump(2).c_str());
     return 0;
   }
+  if (!cfg.alarm.empty()) std::fprintf(io.err, "sparsead: warning: model '%s': %s\n", path.c_str(), cfg.alarm.c_str());
   int64_t params = 0;
   for (const auto& [name, t] : f.tensors) params += t.numel();
   std::fprintf(io.out, "model %s\n  %zu tensors, %lld values (%.2f MB as float32)\n", path.c_str(), f.tensors.size(),

@@ -29,7 +29,7 @@ Config workload_config(Phase phase, const WorkloadOptions& o) {
   c.seed = static_cast<int64_t>(o.seed);
   // Phase 1 is the same in every mode; `residual` builds no S, so a phase-1 process
   // holds no memory that phase 1 does not use.
-  c.mode = phase == Phase::Gan ? "residual" : "sparse-kl";
+  c.mode = phase == Phase::Gan ? Mode::Residual : Mode::SparseKl;
   c.finalise();
   return c;
 }

@@ -188,10 +188,11 @@ Dataset read_folder(const FolderSpec& spec) {
   return ds;
 }
 
-Split split_validation(int64_t n, uint64_t seed, double fraction) {
+Split split_validation(int64_t n, uint64_t seed, double fraction, int64_t min_count) {
   SAD_CHECK(n >= 2, "validation split: need at least 2 training images (one held out), got ", n);
   SAD_CHECK(fraction > 0.0 && fraction < 1.0, "validation split: fraction must be in (0, 1), got ", fraction);
-  const int64_t n_val = std::clamp<int64_t>(static_cast<int64_t>(std::floor(fraction * n + 0.5)), 1, n - 1);
+  const int64_t share = static_cast<int64_t>(std::floor(fraction * n + 0.5));
+  const int64_t n_val = std::clamp<int64_t>(std::max(share, std::min(min_count, n / 4)), 1, n - 1);
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   Rng rng = Rng::stream(seed, {kStreamValidation});

@@ -62,13 +62,15 @@ Dataset read_folder(const FolderSpec& spec);
 std::vector<std::string> list_images(const std::string& dir);
 
 // The hold-out of METHOD.md: 10% of the n training images (rounded to nearest, at least
-// one; n >= 2 so that one is left for training), chosen by a seeded shuffle. Both lists
-// hold indices into the training list, sorted ascending.
+// one; n >= 2 so that one is left for training), chosen by a seeded shuffle. Small sets
+// hold out at least min(min_count, n / 4) images, so that validation is not four images
+// of a 37-image set while training keeps three quarters. Both lists hold indices into the
+// training list, sorted ascending.
 struct Split {
   std::vector<int64_t> train;
   std::vector<int64_t> validation;
 };
-Split split_validation(int64_t n, uint64_t seed, double fraction = 0.1);
+Split split_validation(int64_t n, uint64_t seed, double fraction = 0.1, int64_t min_count = 1);
 
 // Rng stream purposes of the data layer (first id of Rng::stream), so that no two uses of
 // one seed draw the same numbers.

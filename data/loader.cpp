@@ -105,7 +105,7 @@ Batch BatchLoader::make_batch(int64_t b) const {
 
 void BatchLoader::produce() {
   const int64_t nb = num_batches();
-  for (int64_t b = 0; b <= nb; ++b) {
+  for (int64_t b = next_batch_; b <= nb; ++b) {
     Entry e;
     if (b < nb) {
       try {
@@ -137,12 +137,14 @@ void BatchLoader::stop_producer() {
   stop_ = false;
 }
 
-void BatchLoader::start_epoch(int64_t epoch) {
+void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   SAD_CHECK(epoch >= 0, "BatchLoader: epoch must be >= 0, got ", epoch);
+  SAD_CHECK(first_batch >= 0 && first_batch <= num_batches(), "BatchLoader: first batch ", first_batch,
+            " outside [0, ", num_batches(), "]");
   stop_producer();
   epoch_ = epoch;
   order_ = epoch_order(epoch);
-  next_batch_ = 0;
+  next_batch_ = first_batch;
   finished_ = false;
   if (opt_.background) thread_ = std::thread([this] { produce(); });
 }

@@ -56,8 +56,9 @@ class BatchLoader {
   // The item indices of an epoch in visiting order (a seeded permutation, or 0..n-1).
   std::vector<int64_t> epoch_order(int64_t epoch) const;
 
-  // Starts producing an epoch's batches (abandoning any epoch in progress).
-  void start_epoch(int64_t epoch);
+  // Starts producing an epoch's batches from batch `first_batch` on (abandoning any epoch in
+  // progress); a resumed run starts inside an epoch without making the batches it skips.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the current epoch, or nullopt at its end. An exception thrown by
   // the SampleFn is rethrown here, in the consumer's thread, in batch order.
   std::optional<Batch> next();
@@ -78,7 +79,7 @@ class BatchLoader {
 
   int64_t epoch_ = -1;
   std::vector<int64_t> order_;
-  int64_t next_batch_ = 0;  // foreground mode: the next batch to make
+  int64_t next_batch_ = 0;  // the next batch to make
   bool finished_ = true;
 
   std::thread thread_;

@@ -25,7 +25,7 @@ AnomalyModel::AnomalyModel(const Config& cfg) : cfg_(cfg) {
   SAD_CHECK(cfg.channels == 1 || cfg.channels == 3, "model: channels must be 1 or 3, got ", cfg.channels);
   NetConfig n = net_config(cfg);
   g_ = std::make_shared<Generator>(n);
-  if (cfg.mode != "residual") s_ = std::make_shared<Segmenter>(n);
+  if (cfg.mode != Mode::Residual) s_ = std::make_shared<Segmenter>(n);
 }
 
 void AnomalyModel::to(Device device) {
@@ -52,8 +52,11 @@ std::vector<std::pair<std::string, Tensor>> AnomalyModel::state() const {
   return out;
 }
 
-double image_score_from_map(const Tensor& map_ss) {
-  // Box filter of odd side S/16 + 1, stride 1, borders averaging only inside the image.
+namespace {
+
+// The map (S, S) averaged by a box filter of odd side S/16 + 1, stride 1, borders averaging
+// only inside the image, as doubles.
+std::vector<double> box_filtered(const Tensor& map_ss) {
   const Tensor& m = map_ss;
   SAD_CHECK(m.ndim() == 2 && m.device().is_cpu(), "image_score_from_map: expects an (S, S) CPU map, got ", m.str());
   int64_t s = m.dim(0);
@@ -63,8 +66,23 @@ double image_score_from_map(const Tensor& map_ss) {
   Tensor in = m.reshape({1, 1, m.dim(0), m.dim(1)});
   Tensor out = Tensor::empty({1, 1, m.dim(0), m.dim(1)}, m.dtype());
   ops::avg_pool2d_forward(p, in, out);
-  std::vector<double> v = out.to_vector_f64();  // exact for a float64 map too
+  return out.to_vector_f64();  // exact for a float64 map too
+}
+
+}  // namespace
+
+double image_score_from_map(const Tensor& map_ss) {
+  std::vector<double> v = box_filtered(map_ss);
   return *std::max_element(v.begin(), v.end());
+}
+
+double image_score_lse_from_map(const Tensor& map_ss, double temperature) {
+  SAD_CHECK(temperature > 0, "image score: the temperature must be > 0, got ", temperature);
+  std::vector<double> v = box_filtered(map_ss);
+  const double top = *std::max_element(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += std::exp((x - top) / temperature);
+  return top + temperature * std::log(sum / static_cast<double>(v.size()));
 }
 
 Tensor gaussian_blur(const Tensor& map_hw, double sigma) {
@@ -102,26 +120,37 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   g_->eval();
   Variable xin(x.to(device_));
   Variable xr = g_->forward(xin);
+  const int64_t s = cfg_.image_size;
   Tensor maps;
+  std::vector<double> scores;
   if (s_) {
     s_->eval();
-    Variable m = sigmoid(s_->forward(xin, xr));
-    maps = m.data().to(Device::cpu());
+    // The image score comes from the logits (see the header); the map the user sees is
+    // still M = sigmoid(l).
+    Tensor logits = s_->forward(xin, xr).data().to(Device::cpu());
+    if (cfg_.map_sigma > 0)
+      for (int64_t b = 0; b < logits.dim(0); ++b) {
+        Tensor dst = logits.slice0(b, b + 1).reshape({s, s});
+        dst.copy_from(gaussian_blur(dst, cfg_.map_sigma));
+      }
+    const bool lse = cfg_.image_score == "lse";
+    for (int64_t b = 0; b < logits.dim(0); ++b) {
+      const Tensor l = logits.slice0(b, b + 1).reshape({s, s});
+      scores.push_back(lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l));
+    }
+    maps = sigmoid(Variable(logits)).data();
   } else {
     Tensor r = residual_evidence(xin.data(), xr.data(), parse_residual_kind(cfg_.residual_kind), false)
                    .to(Device::cpu());
     maps = Tensor::empty(r.shape());
-    const int64_t s = cfg_.image_size;
     for (int64_t b = 0; b < r.dim(0); ++b) {
       Tensor blurred = gaussian_blur(r.slice0(b, b + 1).reshape({s, s}), cfg_.residual_sigma);
       Tensor dst = maps.slice0(b, b + 1).reshape({s, s});
       dst.copy_from(blurred);
     }
+    for (int64_t b = 0; b < maps.dim(0); ++b) scores.push_back(image_score_from_map(maps.slice0(b, b + 1).reshape({s, s})));
   }
-  Scored out{maps, {}};
-  const int64_t s = cfg_.image_size;
-  for (int64_t b = 0; b < maps.dim(0); ++b) out.scores.push_back(image_score_from_map(maps.slice0(b, b + 1).reshape({s, s})));
-  return out;
+  return Scored{maps, scores};
 }
 
 namespace {

@@ -4,10 +4,15 @@
 //   sad::AnomalyModel m = sad::AnomalyModel::load("run/model.safetensors", sad::resolve_device("auto"));
 //   sad::Prediction p = m.predict_file("part.png");   // p.score in [0, 1], 0.5 = threshold
 //
-// Scores (METHOD.md, "Inference and scores"): the anomaly map M (sigmoid of S's logits;
-// in `residual` mode the raw residual evidence smoothed by a Gaussian), and the image
-// score = max over pixels of M averaged by a stride-1 box filter of odd side S/16 + 1
-// (borders averaging only inside the image), both at S x S before any resize.
+// Scores (METHOD.md, "Inference and scores"): the anomaly map M (sigmoid of S's logits,
+// optionally smoothed by a Gaussian of map_sigma on the logits; in `residual` mode the raw
+// residual evidence smoothed by a Gaussian), and the image score = max over pixels of a
+// stride-1 box filter of odd side S/16 + 1 (borders averaging only inside the image), both at
+// S x S before any resize. In the segmenter modes the score is taken from the logits l,
+// not from M = sigmoid(l), and `image_score` = lse (default) replaces the max by a
+// log-sum-exp: on the demo, 49 of 60 defect images shared one maximum (the head's bias, where
+// every feature of its last ReLU is zero), so the max could not rank them (a deviation from
+// METHOD.md, see docs/METHOD_MAP.md).
 #pragma once
 
 #include <map>
@@ -87,6 +92,12 @@ Config config_from_metadata(const std::map<std::string, std::string>& metadata, 
 
 // The image score of METHOD.md on one raw map (S, S): max of the box-filtered map.
 double image_score_from_map(const Tensor& map_ss);
+// The soft form: log of the mean of exp over the box-filtered map (a log-sum-exp, computed
+// stably in double). On logits it is the log of the mean odds: it rises with both the height
+// and the extent of the strongest region, so maps whose maximum sits at a common cap (a
+// segmenter whose head marks defects with all its features at zero) still rank.
+// temperature t: t log mean exp(v / t); t -> 0 approaches the max.
+double image_score_lse_from_map(const Tensor& map_ss, double temperature = 1.0);
 
 // Separable Gaussian blur of one (H, W) CPU map, zero padding (residual mode).
 Tensor gaussian_blur(const Tensor& map_hw, double sigma);

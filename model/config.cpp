@@ -13,7 +13,7 @@ namespace sad {
 namespace {
 
 // A field: its key and a pointer to the member; the variant's type says how to parse.
-using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*>;
+using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*, Mode Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
@@ -28,6 +28,8 @@ const std::vector<Field>& fields() {
       {"batch", &Config::batch},
       {"mode", &Config::mode},
       {"seed", &Config::seed},
+      {"steps_gan", &Config::steps_gan},
+      {"steps_seg", &Config::steps_seg},
       {"epochs_gan", &Config::epochs_gan},
       {"epochs_seg", &Config::epochs_seg},
       {"p_perturb", &Config::p_perturb},
@@ -51,13 +53,25 @@ const std::vector<Field>& fields() {
       {"bn_eps", &Config::bn_eps},
       {"adam_eps", &Config::adam_eps},
       {"val_fraction", &Config::val_fraction},
+      {"val_min", &Config::val_min},
+      {"val_perturbations", &Config::val_perturbations},
       {"residual_sigma", &Config::residual_sigma},
+      {"map_sigma", &Config::map_sigma},
+      {"image_score", &Config::image_score},
+      {"score_temperature", &Config::score_temperature},
       {"image_threshold", &Config::image_threshold},
       {"image_score_min", &Config::image_score_min},
       {"image_score_max", &Config::image_score_max},
       {"pixel_threshold", &Config::pixel_threshold},
       {"pixel_score_min", &Config::pixel_score_min},
       {"pixel_score_max", &Config::pixel_score_max},
+      {"val_image_auroc", &Config::val_image_auroc},
+      {"val_image_auroc_se", &Config::val_image_auroc_se},
+      {"val_pixel_auroc", &Config::val_pixel_auroc},
+      {"val_above_threshold", &Config::val_above_threshold},
+      {"val_distinct_scores", &Config::val_distinct_scores},
+      {"g_val_ssim", &Config::g_val_ssim},
+      {"alarm", &Config::alarm},
       {"commit", &Config::commit},
       {"dataset_digest", &Config::dataset_digest},
   };
@@ -97,6 +111,21 @@ bool parse_bool(const std::string& key, const std::string& v) {
 
 }  // namespace
 
+const char* mode_name(Mode m) {
+  switch (m) {
+    case Mode::SparseKl: return "sparse-kl";
+    case Mode::Residual: return "residual";
+    case Mode::MaskSupervised: return "mask-supervised";
+  }
+  return "?";
+}
+
+Mode parse_mode(const std::string& name, const std::string& what) {
+  for (Mode m : {Mode::SparseKl, Mode::Residual, Mode::MaskSupervised})
+    if (name == mode_name(m)) return m;
+  SAD_FAIL(what, " must be sparse-kl, residual or mask-supervised, got '", name, "'");
+}
+
 void Config::apply_preset(const std::string& name) {
   if (name == "cpu") {
     image_size = 128;
@@ -119,6 +148,7 @@ void Config::set(const std::string& key, const std::string& value) {
         if constexpr (std::is_same_v<M, int64_t>) this->*ptr = parse_int(key, value);
         else if constexpr (std::is_same_v<M, double>) this->*ptr = parse_double(key, value);
         else if constexpr (std::is_same_v<M, bool>) this->*ptr = parse_bool(key, value);
+        else if constexpr (std::is_same_v<M, Mode>) this->*ptr = parse_mode(value, "option 'mode'");
         else this->*ptr = value;
       },
       f.ptr);
@@ -132,18 +162,29 @@ void Config::finalise() {
     if (!explicit_keys.count("rho")) rho = 0.02;
   }
   if (!explicit_keys.count("residual_sigma")) residual_sigma = 4.0 * static_cast<double>(image_size) / 256.0;
+  if (!explicit_keys.count("map_sigma")) map_sigma = residual_sigma;
   SAD_CHECK(preset == "cpu" || preset == "paper" || preset == "custom", "preset must be cpu, paper or custom");
   SAD_CHECK(image_size >= 16 && image_size % 16 == 0 && image_size <= 4096, "image_size must be a multiple of 16 in [16, 4096], got ",
             image_size);
   SAD_CHECK(channels == 0 || channels == 1 || channels == 3, "channels must be 1 or 3 (0: from the data), got ", channels);
   SAD_CHECK(width >= 1 && width <= 1024, "width must lie in [1, 1024], got ", width);
   SAD_CHECK(batch >= 2 && batch <= 4096, "batch must lie in [2, 4096] (batch norm needs 2), got ", batch);
-  SAD_CHECK(mode == "sparse-kl" || mode == "residual" || mode == "mask-supervised",
-            "mode must be sparse-kl, residual or mask-supervised, got '", mode, "'");
   SAD_CHECK(residual_kind == "l1" || residual_kind == "ssim" || residual_kind == "mix",
             "residual_kind must be l1, ssim or mix, got '", residual_kind, "'");
   SAD_CHECK(seed >= 0, "seed must be >= 0");
-  SAD_CHECK(epochs_gan >= 0 && epochs_seg >= 0, "epochs must be >= 0");
+  SAD_CHECK(epochs_gan >= -1 && epochs_seg >= -1 && epochs_gan <= 1000000 && epochs_seg <= 1000000,
+            "epochs must lie in [0, 1000000] (-1: use the step budget)");
+  SAD_CHECK(steps_gan >= 0 && steps_seg >= 0 && steps_gan <= (int64_t{1} << 40) && steps_seg <= (int64_t{1} << 40),
+            "steps must lie in [0, 2^40]");
+  SAD_CHECK(!(explicit_keys.count("steps_gan") && epochs_gan >= 0), "give steps_gan or epochs_gan, not both");
+  SAD_CHECK(!(explicit_keys.count("steps_seg") && epochs_seg >= 0), "give steps_seg or epochs_seg, not both");
+  SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
+  SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",
+            val_perturbations);
+  SAD_CHECK(image_score == "lse" || image_score == "max", "image_score must be lse or max, got '", image_score, "'");
+  SAD_CHECK(score_temperature >= 1e-3 && score_temperature <= 1e3, "score_temperature must lie in [1e-3, 1e3], got ",
+            score_temperature);
+  SAD_CHECK(map_sigma >= 0 && map_sigma <= 64, "map_sigma must lie in [0, 64], got ", map_sigma);
   SAD_CHECK(p_perturb >= 0 && p_perturb <= 1, "p_perturb must lie in [0, 1], got ", p_perturb);
   SAD_CHECK(rho > 0 && rho < 1, "rho must lie in (0, 1), got ", rho);
   for (double lr : {lr_g, lr_d, lr_s}) SAD_CHECK(lr > 0, "learning rates must be > 0");
@@ -151,14 +192,29 @@ void Config::finalise() {
     SAD_CHECK(b >= 0 && b < 1, "Adam betas must lie in [0, 1), got ", b);
   SAD_CHECK(val_fraction > 0 && val_fraction < 1, "val_fraction must lie in (0, 1), got ", val_fraction);
   SAD_CHECK(bn_eps > 0 && adam_eps > 0 && bn_momentum > 0 && bn_momentum <= 1, "bn_eps, adam_eps, bn_momentum invalid");
-  SAD_CHECK(focal_gamma >= 0 && residual_sigma > 0, "focal_gamma must be >= 0 and residual_sigma > 0");
+  SAD_CHECK(focal_gamma >= 0 && residual_sigma > 0 && residual_sigma <= 64,
+            "focal_gamma must be >= 0 and residual_sigma in (0, 64]");
+}
+
+int64_t Config::planned_steps_gan(int64_t steps_per_epoch) const {
+  return epochs_gan >= 0 ? epochs_gan * steps_per_epoch : steps_gan;
+}
+int64_t Config::planned_steps_seg(int64_t steps_per_epoch) const {
+  if (mode == Mode::Residual) return 0;
+  return epochs_seg >= 0 ? epochs_seg * steps_per_epoch : steps_seg;
 }
 
 Json Config::to_json() const {
   Json j = Json::object();
   j.set("format_version", kModelFormatVersion);
   for (const Field& f : fields())
-    std::visit([&](auto ptr) { j.set(f.key, Json(this->*ptr)); }, f.ptr);
+    std::visit(
+        [&](auto ptr) {
+          using M = std::remove_cvref_t<decltype(this->*ptr)>;
+          if constexpr (std::is_same_v<M, Mode>) j.set(f.key, Json(std::string(mode_name(this->*ptr))));
+          else j.set(f.key, Json(this->*ptr));
+        },
+        f.ptr);
   return j;
 }
 
@@ -166,6 +222,9 @@ Config Config::from_json(const Json& j, const std::string& source) {
   SAD_CHECK(j.is_object(), source, ": config is not a JSON object");
   Config c;
   int64_t version = j.get_int("format_version", source + " config");
+  SAD_CHECK(version != 1, source,
+            ": model format version 1 (written by sparsead before step budgets and logit image scores); this build "
+            "reads version ", kModelFormatVersion, ": retrain the model, or read it with a build of that time");
   SAD_CHECK(version == kModelFormatVersion, source, ": model format version ", version, ", this build reads version ",
             kModelFormatVersion);
   for (const auto& [key, value] : j.as_object()) {
@@ -180,6 +239,8 @@ Config Config::from_json(const Json& j, const std::string& source) {
           if constexpr (std::is_same_v<M, int64_t>) c.*ptr = j.get_int(key, source + " config");
           else if constexpr (std::is_same_v<M, double>) c.*ptr = j.get_number(key, source + " config");
           else if constexpr (std::is_same_v<M, bool>) c.*ptr = j.get_bool(key, source + " config");
+          else if constexpr (std::is_same_v<M, Mode>)
+            c.*ptr = parse_mode(j.get_string(key, source + " config"), source + ": config 'mode'");
           else c.*ptr = j.get_string(key, source + " config");
         },
         f->ptr);

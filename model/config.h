@@ -13,7 +13,16 @@
 
 namespace sad {
 
-inline constexpr int kModelFormatVersion = 1;
+// 2: step budgets, validation settings and the collapse alarm's record; the image score
+// of a segmenter model is taken from its logits (format 1 files score differently and are
+// refused with a message that says so).
+inline constexpr int kModelFormatVersion = 2;
+
+// Which map the model produces: the method, or one of its two ablations (METHOD.md).
+enum class Mode { SparseKl, Residual, MaskSupervised };
+const char* mode_name(Mode m);  // "sparse-kl" | "residual" | "mask-supervised"
+// Errors name `what` (a flag, a file) and list the accepted names.
+Mode parse_mode(const std::string& name, const std::string& what = "mode");
 
 struct Config {
   // ---- shape and run ----
@@ -22,10 +31,15 @@ struct Config {
   int64_t channels = 0;      // C: 1 or 3; 0 = decided from the training images
   int64_t width = 16;        // w
   int64_t batch = 16;
-  std::string mode = "sparse-kl";  // sparse-kl | residual | mask-supervised
+  Mode mode = Mode::SparseKl;
   int64_t seed = 0;
-  int64_t epochs_gan = 60;
-  int64_t epochs_seg = 20;
+  // Training budgets in optimiser steps; an epoch budget (>= 0; -1: none) replaces the step
+  // budget of its phase. Step budgets do not shrink with the data, so a 37-image set gets as many
+  // updates as MTD (an epoch budget gave it 120 G steps against MTD's 2520).
+  int64_t steps_gan = 2000;
+  int64_t steps_seg = 800;
+  int64_t epochs_gan = -1;
+  int64_t epochs_seg = -1;
   // ---- training-time perturbation ----
   double p_perturb = 0.5;
   // ---- phase 1: G and D ----
@@ -41,10 +55,24 @@ struct Config {
   double bn_momentum = 0.1, bn_eps = 1e-5, adam_eps = 1e-8;
   // ---- scoring ----
   double val_fraction = 0.1;
+  int64_t val_min = 6;            // held-out images at least this many (a quarter of the set at most)
+  int64_t val_perturbations = 4;  // seeded perturbed versions of each held-out image
+  // Gaussian smoothing of a segmenter's logit map before scoring (0: none); by default the
+  // residual map's smoothing (residual_sigma), so both modes are scored alike.
+  double map_sigma = 1.0;
+  // A segmenter's image score over its box-filtered logits: lse (log-sum-exp, ranks maps
+  // whose maxima tie) or max (METHOD.md's form, applied to the logits).
+  std::string image_score = "lse";
+  double score_temperature = 0.1;  // lse's temperature t: t log mean exp(v / t)
   double residual_sigma = 2.0;  // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
   // Set by training on the validation images (normalised scores: 0.5 = threshold).
   double image_threshold = 0.5, image_score_min = 0.0, image_score_max = 1.0;
   double pixel_threshold = 0.5, pixel_score_min = 0.0, pixel_score_max = 1.0;
+  // ---- validation results and the collapse alarm (set by training) ----
+  double val_image_auroc = -1, val_image_auroc_se = -1;  // -1: not measured
+  double val_pixel_auroc = -1, val_above_threshold = -1, val_distinct_scores = -1;
+  double g_val_ssim = -1;      // G's mean SSIM on the clean held-out images
+  std::string alarm = "";      // empty: healthy; else the alarm's one-line text
   // ---- provenance ----
   std::string commit = "unknown";
   std::string dataset_digest = "";
@@ -59,6 +87,11 @@ struct Config {
   // Derived defaults (weak_labels=false: beta_kl 10, rho 0.02; residual_sigma scaled
   // with S) and validation of every field; call once before training.
   void finalise();
+
+  // A phase's budget in optimiser steps, given its steps per epoch (the epoch budget times
+  // steps_per_epoch when one is set).
+  int64_t planned_steps_gan(int64_t steps_per_epoch) const;
+  int64_t planned_steps_seg(int64_t steps_per_epoch) const;
 
   Json to_json() const;
   // Strict: unknown keys and a format_version other than ours are errors naming `source`.

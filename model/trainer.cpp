@@ -1,22 +1,27 @@
-// The two training phases, checkpoints and resume, the training log, reconstruction
-// samples, and the deployment thresholds from the validation images.
+// The two training phases as one step loop, checkpoints and resume, the training log,
+// reconstruction samples, and the validation at the end (thresholds, statistics, the
+// collapse alarm).
 #include "model/trainer.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "apps/progress.h"
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/perturb.h"
-#include "eval/metrics.h"
 #include "layers/optim.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
 #include "model/train_step.h"
+#include "model/validation.h"
 
 #ifndef SPARSEAD_GIT_COMMIT
 #define SPARSEAD_GIT_COMMIT "unknown"
@@ -29,6 +34,21 @@ namespace fs = std::filesystem;
 namespace {
 
 enum Phase : int64_t { kPhaseGan = 1, kPhaseSeg = 2 };
+
+// The fields of a training sample, in the loader's field order.
+enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kFieldLabel = 3 };
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string duration_text(double s) {
+  if (!std::isfinite(s) || s < 0) return "--:--";
+  const long t = std::lround(s);
+  char buf[32];
+  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+  else std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
+  return buf;
+}
 
 // FNV-1a over the training files' names and sizes: identifies the data a model saw.
 std::string dataset_digest(const std::vector<data::ImageItem>& items) {
@@ -46,16 +66,84 @@ std::string dataset_digest(const std::vector<data::ImageItem>& items) {
   return buf;
 }
 
+// Temp name unique to this process (a dead process's leftovers are removed at start).
 void write_text_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     SAD_CHECK(f.good(), path, ": cannot write");
     f << text;
     f.flush();
-    SAD_CHECK(f.good(), path, ": write failed");
+    if (!f.good()) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      SAD_FAIL(path, ": write failed");
+    }
   }
   fs::rename(tmp, path);
+}
+
+// Files named *.tmp or *.tmp.<pid> in the run directory and its samples/: the atomic
+// writers' temporaries, left behind only by a process that died mid-write. Called with the
+// run's lock held, so no live writer owns them.
+void remove_stale_temps(const fs::path& run) {
+  for (const fs::path& dir : {run, run / "samples"}) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      const size_t at = name.rfind(".tmp");
+      if (at == std::string::npos || !e.is_regular_file(ec)) continue;
+      const std::string rest = name.substr(at + 4);
+      const bool pid_suffix = rest.size() > 1 && rest[0] == '.' && rest.find_first_not_of("0123456789", 1) == std::string::npos;
+      if (rest.empty() || pid_suffix) fs::remove(e.path(), ec);
+    }
+  }
+}
+
+// An exclusive flock on RUN/.lock for the trainer's lifetime: a second process training
+// into the same directory is refused, and the kernel releases the lock when a process dies.
+class RunLock {
+ public:
+  explicit RunLock(const fs::path& run) {
+    const std::string p = (run / ".lock").string();
+    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    SAD_CHECK(fd_ >= 0, p, ": cannot open the run's lock file");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      SAD_FAIL(run.string(), ": another sparsead process is training in this run directory");
+    }
+  }
+  ~RunLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// An integer of the checkpoint's metadata; a missing or malformed one is named.
+int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path) {
+  auto it = f.metadata.find(key);
+  SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "' (not a checkpoint of this build)");
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(it->second.c_str(), &end, 10);
+  SAD_CHECK(!it->second.empty() && *end == '\0' && errno == 0 && v >= 0, path, ": checkpoint metadata '", key,
+            "' is not a non-negative integer ('", it->second, "')");
+  return v;
+}
+double meta_double(const SafetensorsFile& f, const std::string& key, const std::string& path) {
+  auto it = f.metadata.find(key);
+  SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "'");
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  SAD_CHECK(!it->second.empty() && *end == '\0' && std::isfinite(v), path, ": checkpoint metadata '", key,
+            "' is not a number");
+  return v;
 }
 
 // Everything a phase's optimisation needs.
@@ -68,7 +156,9 @@ struct Optimised {
   }
 };
 
-struct EpochSums {
+// Loss sums since the last log row: stored in a checkpoint taken between rows, so that the
+// resumed row logs the same averages as an uninterrupted run.
+struct PeriodSums {
   double d = 0, g = 0, mse = 0, ssim = 0, adv = 0, s = 0;
   int64_t steps = 0;
 
@@ -78,68 +168,104 @@ struct EpochSums {
                   static_cast<long long>(steps));
     return buf;
   }
-  static EpochSums parse(const std::string& text, const std::string& source) {
-    EpochSums e;
+  static PeriodSums parse(const std::string& text, const std::string& source) {
+    PeriodSums e;
     long long steps = 0;
     SAD_CHECK(std::sscanf(text.c_str(), "%lf %lf %lf %lf %lf %lf %lld", &e.d, &e.g, &e.mse, &e.ssim, &e.adv, &e.s,
                           &steps) == 7,
-              source, ": malformed epoch sums '", text, "'");
+              source, ": malformed period sums '", text, "'");
     e.steps = steps;
     return e;
   }
 };
 
+// A phase's budget and rhythm: `total` steps, `per_epoch` batches an epoch, a log row (and
+// checkpoint) every `log_every` steps, validation every `val_every` rows (phase 2).
+struct PhasePlan {
+  int64_t total = 0, per_epoch = 1, log_every = 1, val_every = 1;
+};
+
+PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget) {
+  PhasePlan p;
+  p.total = total;
+  p.per_epoch = std::max<int64_t>(per_epoch, 1);
+  // An epoch budget logs each epoch (as before); a step budget about 40 rows a phase.
+  p.log_every = epoch_budget ? p.per_epoch : std::max<int64_t>(1, (total + 39) / 40);
+  const int64_t rows = std::max<int64_t>(1, (total + p.log_every - 1) / p.log_every);
+  p.val_every = std::max<int64_t>(1, (rows + 9) / 10);  // about ten validations a phase
+  return p;
+}
+
+// Lines to stdout, no bar: the trainer's voice when the caller gives no progress sink.
+class PlainProgress final : public TrainProgress {
+ public:
+  void start(const std::string&, int64_t, const std::string&) override {}
+  void advance(int64_t, const std::string&) override {}
+  void finish() override {}
+  void line(const std::string& text) override {
+    std::printf("%s\n", text.c_str());
+    std::fflush(stdout);
+  }
+};
+
+const char* kLogHeader =
+    "phase,step,epoch,loss_d,loss_g,mse,ssim,adv,loss_s,val_image_auroc,val_image_auroc_se,images_per_s";
+
 class Trainer {
  public:
-  explicit Trainer(const TrainOptions& opt) : opt_(opt), cfg_(opt.cfg), model_(opt.cfg) {}
+  explicit Trainer(const TrainOptions& opt)
+      : opt_(opt), cfg_(opt.cfg), model_(opt.cfg), progress_(opt.progress ? opt.progress : &plain_) {}
   TrainResult run();
 
  private:
   void load_images();
   data::Sample make_sample(int64_t phase, int64_t idx, int64_t epoch) const;
-  void run_gan_epoch(int64_t epoch, int64_t start_batch);
-  void run_seg_epoch(int64_t epoch, int64_t start_batch);
-  void save_checkpoint(int64_t phase, int64_t epoch, int64_t batch) const;
-  bool load_checkpoint(int64_t& phase, int64_t& epoch, int64_t& batch);
-  void save_samples(int64_t epoch);
-  void choose_thresholds();
-  double validation_auroc();
-  void log_row(const std::string& row);
+  void run_phase(int64_t phase, int64_t step, const PhasePlan& plan);
+  void train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step);
+  void end_row(int64_t phase, int64_t step, const PhasePlan& plan, double period_seconds, int64_t period_images);
+  void save_checkpoint(int64_t phase, int64_t step) const;
+  void load_checkpoint(int64_t& phase, int64_t& step);
+  void save_samples(int64_t step);
+  void print_plan(bool skip_gan);
+  void finish_validation();
+  const ValidationSet& validation_set();
   bool stopping() const { return opt_.stop && opt_.stop->load(); }
   std::string path(const std::string& name) const { return (fs::path(opt_.out_dir) / name).string(); }
+  void write_log() const;
 
   const TrainOptions& opt_;
   Config cfg_;
   AnomalyModel model_;
+  PlainProgress plain_;
+  TrainProgress* progress_;
   std::shared_ptr<Discriminator> d_;
   std::unique_ptr<Optimised> opt_g_, opt_d_, opt_s_;
   std::vector<Tensor> train_images_, val_images_;  // (C, S, S) in [-1, 1], CPU
+  std::unique_ptr<ValidationSet> val_set_;
   std::vector<std::string> log_rows_;
+  PhasePlan plan_gan_, plan_seg_;
   TrainResult result_;
   bool interrupted_ = false;
-  // The running sums of the epoch in progress (losses, steps): stored in a checkpoint taken
-  // inside an epoch, so that the resumed epoch logs the same averages as an uninterrupted
-  // one (and not those of its last few steps, or zeros when none were left).
-  EpochSums sums_;
+  PeriodSums sums_;
 };
 
 void Trainer::load_images() {
   const auto& items = opt_.dataset.train;
   data::Split split = data::split_validation(static_cast<int64_t>(items.size()), static_cast<uint64_t>(cfg_.seed),
-                                             cfg_.val_fraction);
+                                             cfg_.val_fraction, cfg_.val_min);
   SAD_CHECK(!split.train.empty(), opt_.dataset.root, ": too few training images to hold out a validation set (",
             items.size(), ")");
   const int c = static_cast<int>(cfg_.channels), s = static_cast<int>(cfg_.image_size);
-  ProgressBar bar("loading", static_cast<long>(items.size()), "img", opt_.quiet);
+  progress_->start("loading", static_cast<int64_t>(items.size()), "img");
   for (int64_t i : split.train) {
     train_images_.push_back(data::load_model_input(items[static_cast<size_t>(i)].path, c, s));
-    bar.advance(1);
+    progress_->advance(1, "");
   }
   for (int64_t i : split.validation) {
     val_images_.push_back(data::load_model_input(items[static_cast<size_t>(i)].path, c, s));
-    bar.advance(1);
+    progress_->advance(1, "");
   }
-  bar.finish();
+  progress_->finish();
 }
 
 data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) const {
@@ -152,202 +278,136 @@ data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) con
   data::OtherImages others{static_cast<int64_t>(train_images_.size()), idx,
                            [this](int64_t j) { return train_images_[static_cast<size_t>(j)]; }};
   data::Perturbed p = data::perturb(x, rng, po, others);
-  return {x, p.image, p.mask, Tensor::full({1}, p.label)};
+  data::Sample sample(4);
+  sample[kFieldClean] = x;
+  sample[kFieldInput] = p.image;
+  sample[kFieldMask] = p.mask;
+  sample[kFieldLabel] = Tensor::full({1}, p.label);
+  return sample;
 }
 
-void Trainer::log_row(const std::string& row) {
-  log_rows_.push_back(row);
-  std::string text = "phase,epoch,steps,loss_d,loss_g,mse,ssim,adv,loss_s,val_image_auroc,images_per_s\n";
+const ValidationSet& Trainer::validation_set() {
+  if (!val_set_)
+    val_set_ = std::make_unique<ValidationSet>(make_validation_set(val_images_, cfg_.seed, cfg_.val_perturbations));
+  return *val_set_;
+}
+
+void Trainer::write_log() const {
+  std::string text = std::string(kLogHeader) + "\n";
   for (const auto& r : log_rows_) text += r + "\n";
   write_text_atomic(path("train_log.csv"), text);
 }
 
-void Trainer::run_gan_epoch(int64_t epoch, int64_t start_batch) {
-  const int64_t n = static_cast<int64_t>(train_images_.size());
-  data::BatchLoader loader(n, [this](int64_t i, int64_t e) { return make_sample(kPhaseGan, i, e); },
-                           {.batch_size = cfg_.batch, .shuffle = true, .drop_last = n > cfg_.batch,
-                            .seed = static_cast<uint64_t>(cfg_.seed), .background = true});
-  loader.start_epoch(epoch);
-  Generator& g = model_.generator();
-  const GanLossWeights w = gan_loss_weights(cfg_);
-  char label[64];
-  std::snprintf(label, sizeof label, "GAN %lld/%lld", static_cast<long long>(epoch + 1),
-                static_cast<long long>(cfg_.epochs_gan));
-  ProgressBar bar(label, static_cast<long>(loader.num_batches() * cfg_.batch), "img", opt_.quiet);
-  if (start_batch == 0) sums_ = {};  // else: the interrupted epoch's sums, from the checkpoint
-  EpochSums& e = sums_;
-  int64_t b = 0;
-  while (auto batch = loader.next()) {
-    if (b++ < start_batch) continue;  // resuming inside an epoch
-    GanStepResult r = gan_step(g, *d_, *opt_g_->adam, *opt_d_->adam, batch->fields[0].to(model_.device()),
-                               batch->fields[1].to(model_.device()), w, {epoch, b});
-    e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv, ++e.steps;
-    char st[96];
-    std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", e.d / e.steps, e.g / e.steps);
-    bar.advance(static_cast<long>(batch->indices.size()), st);
-    if (stopping()) {
-      save_checkpoint(kPhaseGan, epoch, b);
-      interrupted_ = true;
-      return;
-    }
-  }
-  double secs = bar.finish();
-  result_.seconds_gan += secs;
-  double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
-  char row[256];
-  std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,%.2f", static_cast<long long>(epoch + 1),
-                static_cast<long long>(opt_g_->adam->steps()), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k,
-                bar.rate());
-  log_row(row);
-  char line[256];
-  std::snprintf(line, sizeof line, "GAN epoch %lld/%lld: L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
-                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_gan), e.d / k, e.g / k,
-                e.mse / k, e.ssim / k, e.adv / k, bar.rate());
-  bar.line(line);
-  save_samples(epoch);
-  save_checkpoint(kPhaseGan, epoch + 1, 0);
-}
-
-void Trainer::run_seg_epoch(int64_t epoch, int64_t start_batch) {
-  const int64_t n = static_cast<int64_t>(train_images_.size());
-  data::BatchLoader loader(n, [this](int64_t i, int64_t e) { return make_sample(kPhaseSeg, i, e); },
-                           {.batch_size = cfg_.batch, .shuffle = true, .drop_last = n > cfg_.batch,
-                            .seed = static_cast<uint64_t>(cfg_.seed) + 1, .background = true});
-  loader.start_epoch(epoch);
-  Generator& g = model_.generator();
-  Segmenter& s = *model_.segmenter();
-  const SegLossSettings loss_settings = seg_loss_settings(cfg_);
-  char label[64];
-  std::snprintf(label, sizeof label, "S %lld/%lld", static_cast<long long>(epoch + 1),
-                static_cast<long long>(cfg_.epochs_seg));
-  ProgressBar bar(label, static_cast<long>(loader.num_batches() * cfg_.batch), "img", opt_.quiet);
-  if (start_batch == 0) sums_ = {};  // else: the interrupted epoch's sums, from the checkpoint
-  EpochSums& e = sums_;
-  int64_t b = 0;
-  while (auto batch = loader.next()) {
-    if (b++ < start_batch) continue;  // resuming inside an epoch
-    const Tensor& labels = batch->fields[3];  // (B, 1): the weak labels
+void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step) {
+  const Device dev = model_.device();
+  PeriodSums& e = sums_;
+  const StepPlace where{epoch, step + 1};
+  if (phase == kPhaseGan) {
+    GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam,
+                               batch.fields[kFieldClean].to(dev), batch.fields[kFieldInput].to(dev),
+                               gan_loss_weights(cfg_), where);
+    e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv;
+  } else {
+    const SegLossSettings st = seg_loss_settings(cfg_);
+    const Tensor& labels = batch.fields[kFieldLabel];  // (B, 1): the weak labels
     // Only the mask-supervised ablation reads the masks: no copy to the device otherwise.
-    const Tensor masks = loss_settings.mask_supervised ? batch->fields[2].to(model_.device()) : Tensor();
-    double lv = seg_step(g, s, *opt_s_->adam, loss_settings, batch->fields[1].to(model_.device()), masks,
-                         labels.reshape({labels.dim(0)}).to(model_.device()), {epoch, b})
-                    .loss;
-    e.s += lv, ++e.steps;
-    char st[64];
-    std::snprintf(st, sizeof st, "L_S %.4f", e.s / e.steps);
-    bar.advance(static_cast<long>(batch->indices.size()), st);
-    if (stopping()) {
-      save_checkpoint(kPhaseSeg, epoch, b);
+    const Tensor masks = st.mask_supervised ? batch.fields[kFieldMask].to(dev) : Tensor();
+    e.s += seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.fields[kFieldInput].to(dev),
+                    masks, labels.reshape({labels.dim(0)}).to(dev), where)
+               .loss;
+  }
+  ++e.steps;
+}
+
+void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
+  const int64_t n = static_cast<int64_t>(train_images_.size());
+  data::BatchLoader loader(n, [this, phase](int64_t i, int64_t e) { return make_sample(phase, i, e); },
+                           {.batch_size = cfg_.batch, .shuffle = true, .drop_last = n > cfg_.batch,
+                            .seed = static_cast<uint64_t>(cfg_.seed) + (phase == kPhaseSeg ? 1 : 0),
+                            .background = true});
+  progress_->start(phase == kPhaseGan ? "phase 1 (G, D)" : "phase 2 (S)", plan.total, "step");
+  progress_->advance(step, "");
+  Clock::time_point period_start = Clock::now();
+  int64_t period_images = 0;
+  while (step < plan.total) {
+    const int64_t epoch = step / plan.per_epoch;
+    loader.start_epoch(epoch, step % plan.per_epoch);
+    do {
+      std::optional<data::Batch> batch = loader.next();
+      SAD_CHECK(batch.has_value(), "trainer: the loader ended epoch ", epoch, " early");
+      train_step(phase, *batch, epoch, step);
+      ++step;
+      period_images += static_cast<int64_t>(batch->indices.size());
+      char st[96];
+      const double k = static_cast<double>(std::max<int64_t>(sums_.steps, 1));
+      if (phase == kPhaseGan) std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sums_.d / k, sums_.g / k);
+      else std::snprintf(st, sizeof st, "L_S %.4f", sums_.s / k);
+      progress_->advance(1, st);
+      if (step % plan.log_every == 0 || step == plan.total) {
+        end_row(phase, step, plan, seconds_since(period_start), period_images);
+        period_start = Clock::now();
+        period_images = 0;
+        if (stopping()) break;
+      } else if (stopping()) {
+        save_checkpoint(phase, step);
+        break;
+      }
+    } while (step < plan.total && step % plan.per_epoch != 0);
+    if (stopping() && step < plan.total) {
       interrupted_ = true;
-      return;
+      break;
     }
   }
-  double secs = bar.finish();
-  result_.seconds_seg += secs;
-  double auroc = validation_auroc();
-  double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
-  char row[200];
-  std::snprintf(row, sizeof row, "seg,%lld,%lld,,,,,,%.6f,%.4f,%.2f", static_cast<long long>(epoch + 1),
-                static_cast<long long>(opt_s_->adam->steps()), e.s / k, auroc, bar.rate());
-  log_row(row);
-  char line[200];
-  std::snprintf(line, sizeof line, "S epoch %lld/%lld: L_S %.4f, validation image AUROC %.4f, %.1f img/s",
-                static_cast<long long>(epoch + 1), static_cast<long long>(cfg_.epochs_seg), e.s / k, auroc,
-                bar.rate());
-  bar.line(line);
-  save_checkpoint(kPhaseSeg, epoch + 1, 0);
+  progress_->finish();
+  if (stopping() && !interrupted_) interrupted_ = true;  // a stop at the phase's last step
 }
 
-// Validation images, clean (label 0) and perturbed once (label 1), seeded per image.
-struct ValidationSet {
-  std::vector<Tensor> images;  // (C, S, S)
-  std::vector<Tensor> masks;   // (1, S, S), empty for clean
-  std::vector<uint8_t> labels;
-};
-
-ValidationSet make_validation_set(const std::vector<Tensor>& val, const Config& cfg) {
-  ValidationSet vs;
-  for (size_t i = 0; i < val.size(); ++i) {
-    vs.images.push_back(val[i]);
-    vs.masks.emplace_back();
-    vs.labels.push_back(0);
-  }
-  data::PerturbOptions po;
-  po.p_perturb = 1.0;  // each validation image once perturbed
-  for (size_t i = 0; i < val.size(); ++i) {
-    Rng rng = Rng::stream(static_cast<uint64_t>(cfg.seed), {data::kStreamValidation, static_cast<uint64_t>(i)});
-    data::OtherImages others{static_cast<int64_t>(val.size()), static_cast<int64_t>(i),
-                             [&val](int64_t j) { return val[static_cast<size_t>(j)]; }};
-    data::Perturbed p = data::perturb(val[i], rng, po, others);
-    if (p.label < 0.5f) continue;  // the perturbation gave up: no positive from this image
-    vs.images.push_back(p.image);
-    vs.masks.push_back(p.mask);
-    vs.labels.push_back(1);
-  }
-  return vs;
-}
-
-AnomalyModel::Scored score_all(AnomalyModel& m, const std::vector<Tensor>& images, int64_t batch) {
-  AnomalyModel::Scored all;
-  const int64_t c = m.config().channels, s = m.config().image_size;
-  std::vector<Tensor> maps;
-  for (size_t i = 0; i < images.size(); i += static_cast<size_t>(batch)) {
-    size_t e = std::min(images.size(), i + static_cast<size_t>(batch));
-    Tensor x = Tensor::empty({static_cast<int64_t>(e - i), c, s, s});
-    for (size_t j = i; j < e; ++j) {
-      Tensor slot = x.slice0(static_cast<int64_t>(j - i), static_cast<int64_t>(j - i + 1)).reshape({c, s, s});
-      slot.copy_from(images[j]);
+void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double period_seconds,
+                      int64_t period_images) {
+  (phase == kPhaseGan ? result_.seconds_gan : result_.seconds_seg) += period_seconds;
+  const PeriodSums& e = sums_;
+  const double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
+  const double rate = period_seconds > 0 ? static_cast<double>(period_images) / period_seconds : 0.0;
+  const int64_t epoch = (step - 1) / plan.per_epoch + 1;  // the epoch this row ends in, from 1
+  char row[320], line[320];
+  if (phase == kPhaseGan) {
+    std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,,%.2f", static_cast<long long>(step),
+                  static_cast<long long>(epoch), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
+    std::snprintf(line, sizeof line, "phase 1 step %lld/%lld (epoch %lld): L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
+                  static_cast<long long>(step), static_cast<long long>(plan.total), static_cast<long long>(epoch),
+                  e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
+    save_samples(step);
+  } else {
+    const int64_t row_index = (step + plan.log_every - 1) / plan.log_every;
+    std::string val = ",";
+    std::string val_text;
+    if (step == plan.total || row_index % plan.val_every == 0) {
+      const ValidationSet& vs = validation_set();
+      AnomalyModel::Scored sc = score_images(model_, vs.images, cfg_.batch);
+      AurocWithError a =
+          bootstrap_auroc(std::vector<float>(sc.scores.begin(), sc.scores.end()), vs.labels, cfg_.seed);
+      char v[96];
+      std::snprintf(v, sizeof v, "%.4f,%.4f", a.auroc, a.se);
+      val = v;
+      std::snprintf(v, sizeof v, ", validation image AUROC %.4f +- %.4f", a.auroc, a.se);
+      val_text = v;
     }
-    AnomalyModel::Scored sc = m.score_batch(x);
-    for (double v : sc.scores) all.scores.push_back(v);
-    maps.push_back(sc.maps);
+    std::snprintf(row, sizeof row, "seg,%lld,%lld,,,,,,%.6f,%s,%.2f", static_cast<long long>(step),
+                  static_cast<long long>(epoch), e.s / k, val.c_str(), rate);
+    std::snprintf(line, sizeof line, "phase 2 step %lld/%lld (epoch %lld): L_S %.4f%s, %.1f img/s",
+                  static_cast<long long>(step), static_cast<long long>(plan.total), static_cast<long long>(epoch),
+                  e.s / k, val_text.c_str(), rate);
   }
-  all.maps = Tensor::empty({static_cast<int64_t>(images.size()), 1, s, s});
-  ops::concat({0}, maps, all.maps);  // along the batch
-  return all;
+  log_rows_.push_back(row);
+  sums_ = {};
+  // The checkpoint first: it carries the log, so a crash between the two files leaves a log
+  // that the resumed run rewrites from the checkpoint (no duplicate or missing rows).
+  save_checkpoint(phase, step);
+  write_log();
+  progress_->line(line);
 }
 
-double Trainer::validation_auroc() {
-  ValidationSet vs = make_validation_set(val_images_, cfg_);
-  AnomalyModel::Scored sc = score_all(model_, vs.images, cfg_.batch);
-  std::vector<float> scores(sc.scores.begin(), sc.scores.end());
-  auto a = eval::roc_auc(scores, vs.labels);
-  return a ? *a : NAN;
-}
-
-void Trainer::choose_thresholds() {
-  ValidationSet vs = make_validation_set(val_images_, cfg_);
-  AnomalyModel::Scored sc = score_all(model_, vs.images, cfg_.batch);
-  std::vector<float> scores(sc.scores.begin(), sc.scores.end());
-  auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
-  cfg_.image_score_min = *lo;
-  cfg_.image_score_max = *hi;
-  auto f1 = eval::f1_max(scores, vs.labels);
-  cfg_.image_threshold = f1 ? f1->threshold : (*lo + *hi) / 2;
-  // Pixel threshold: best pixel F1 on the perturbed images' masks.
-  const int64_t s = cfg_.image_size, hw = s * s;
-  std::vector<float> all_pixels = sc.maps.to_vector();
-  std::vector<std::vector<uint8_t>> masks;
-  std::vector<eval::ScoreMap> sm;
-  float pmin = INFINITY, pmax = -INFINITY;
-  for (size_t i = 0; i < vs.images.size(); ++i) {
-    if (!vs.labels[i]) continue;
-    std::vector<float> m = vs.masks[i].to_vector();
-    masks.emplace_back(m.begin(), m.end());
-    std::span<const float> px(all_pixels.data() + static_cast<int64_t>(i) * hw, static_cast<size_t>(hw));
-    for (float v : px) pmin = std::min(pmin, v), pmax = std::max(pmax, v);
-    sm.push_back({px, masks.back(), static_cast<int>(s), static_cast<int>(s)});
-  }
-  if (!sm.empty()) {
-    auto pf = eval::pixel_f1_max(sm);
-    cfg_.pixel_threshold = pf ? pf->threshold : (pmin + pmax) / 2;
-    cfg_.pixel_score_min = pmin;
-    cfg_.pixel_score_max = pmax;
-  }
-  model_.config() = cfg_;
-}
-
-void Trainer::save_samples(int64_t epoch) {
+void Trainer::save_samples(int64_t step) {
   // Rows: validation images | their reconstructions, up to 4.
   size_t k = std::min<size_t>(4, val_images_.size());
   if (k == 0) return;
@@ -380,11 +440,11 @@ void Trainer::save_samples(int64_t epoch) {
   for (float& v : img) v = std::clamp(v, 0.0f, 1.0f);
   fs::create_directories(path("samples"));
   char name[64];
-  std::snprintf(name, sizeof name, "samples/gan_epoch_%03lld.png", static_cast<long long>(epoch + 1));
+  std::snprintf(name, sizeof name, "samples/gan_step_%07lld.png", static_cast<long long>(step));
   data::save_png(path(name), Tensor::from_vector(img, {c, H, W}));
 }
 
-void Trainer::save_checkpoint(int64_t phase, int64_t epoch, int64_t batch) const {
+void Trainer::save_checkpoint(int64_t phase, int64_t step) const {
   std::vector<std::pair<std::string, Tensor>> t = model_.state();
   for (auto& [n, v] : d_->state()) t.emplace_back("D." + n, v);
   auto add_opt = [&](const char* name, const std::unique_ptr<Optimised>& o) {
@@ -395,24 +455,28 @@ void Trainer::save_checkpoint(int64_t phase, int64_t epoch, int64_t batch) const
   add_opt("g", opt_g_);
   add_opt("d", opt_d_);
   add_opt("s", opt_s_);
+  std::string log;
+  for (const auto& r : log_rows_) log += r + "\n";
+  const bool phase1_done = phase == kPhaseSeg || step >= plan_gan_.total;
   std::map<std::string, std::string> meta{
       {"config", cfg_.to_json().dump()},
       {"phase", std::to_string(phase)},
-      {"epoch", std::to_string(epoch)},
-      {"batch", std::to_string(batch)},
-      {"epoch_sums", batch > 0 ? sums_.str() : EpochSums{}.str()},
+      {"step", std::to_string(step)},
+      {"phase1_done", phase1_done ? "1" : "0"},
+      {"period_sums", sums_.str()},
       {"steps.g", std::to_string(opt_g_ ? opt_g_->adam->steps() : 0)},
       {"steps.d", std::to_string(opt_d_ ? opt_d_->adam->steps() : 0)},
       {"steps.s", std::to_string(opt_s_ ? opt_s_->adam->steps() : 0)},
       {"seconds.gan", std::to_string(result_.seconds_gan)},
-      {"seconds.seg", std::to_string(result_.seconds_seg)}};
+      {"seconds.seg", std::to_string(result_.seconds_seg)},
+      {"log", log}};
   save_safetensors(path("checkpoint.safetensors"), t, meta);
 }
 
-bool Trainer::load_checkpoint(int64_t& phase, int64_t& epoch, int64_t& batch) {
+void Trainer::load_checkpoint(int64_t& phase, int64_t& step) {
   std::string p = path("checkpoint.safetensors");
   SafetensorsFile f = load_safetensors(p);
-  Config saved = Config::from_json(Json::parse(f.metadata.at("config")), p);
+  Config saved = config_from_metadata(f.metadata, p);
   // The run must continue with the same settings and data (thresholds are set at the end);
   // the binary may have been rebuilt in between, so the commit is not compared.
   saved.commit = cfg_.commit;
@@ -431,31 +495,104 @@ bool Trainer::load_checkpoint(int64_t& phase, int64_t& epoch, int64_t& batch) {
   if (model_.segmenter()) take("S.", *model_.segmenter());
   take("D.", *d_);
   auto load_opt = [&](const char* name, std::unique_ptr<Optimised>& o, const char* steps_key) {
-    if (!o || !by.count(std::string("opt.") + name + ".m")) return;
-    o->adam->m().copy_from(by[std::string("opt.") + name + ".m"].to(o->adam->m().device()));
-    o->adam->v().copy_from(by[std::string("opt.") + name + ".v"].to(o->adam->v().device()));
-    o->adam->set_steps(std::stoll(f.metadata.at(steps_key)));
+    if (!o) return;
+    const std::string m = std::string("opt.") + name + ".m", v = std::string("opt.") + name + ".v";
+    SAD_CHECK(by.count(m) && by.count(v), p, ": checkpoint has no optimiser state '", m, "'");
+    o->adam->m().copy_from(by[m].to(o->adam->m().device()));
+    o->adam->v().copy_from(by[v].to(o->adam->v().device()));
+    o->adam->set_steps(meta_int(f, steps_key, p));
   };
   load_opt("g", opt_g_, "steps.g");
   load_opt("d", opt_d_, "steps.d");
   load_opt("s", opt_s_, "steps.s");
-  phase = std::stoll(f.metadata.at("phase"));
-  epoch = std::stoll(f.metadata.at("epoch"));
-  batch = std::stoll(f.metadata.at("batch"));
-  // Checkpoints written before the sums were stored resume with an empty sum.
-  sums_ = f.metadata.count("epoch_sums") ? EpochSums::parse(f.metadata.at("epoch_sums"), p) : EpochSums{};
-  result_.seconds_gan = std::stod(f.metadata.at("seconds.gan"));
-  result_.seconds_seg = std::stod(f.metadata.at("seconds.seg"));
-  std::ifstream log(path("train_log.csv"));
-  std::string line;
-  std::getline(log, line);  // header
-  while (std::getline(log, line))
+  phase = meta_int(f, "phase", p);
+  SAD_CHECK(phase == kPhaseGan || phase == kPhaseSeg, p, ": checkpoint phase ", phase, " is not 1 or 2");
+  step = meta_int(f, "step", p);
+  auto sums = f.metadata.find("period_sums");
+  SAD_CHECK(sums != f.metadata.end(), p, ": checkpoint metadata has no 'period_sums'");
+  sums_ = PeriodSums::parse(sums->second, p);
+  result_.seconds_gan = meta_double(f, "seconds.gan", p);
+  result_.seconds_seg = meta_double(f, "seconds.seg", p);
+  // The log is the checkpoint's: rows written after it (a crash between the checkpoint and
+  // the log, or between two checkpoints) are dropped, so the resumed log has no duplicates.
+  auto log = f.metadata.find("log");
+  SAD_CHECK(log != f.metadata.end(), p, ": checkpoint metadata has no 'log'");
+  std::istringstream in(log->second);
+  for (std::string line; std::getline(in, line);)
     if (!line.empty()) log_rows_.push_back(line);
-  return true;
+  write_log();
+}
+
+void Trainer::print_plan(bool skip_gan) {
+  // A rough time from forward passes alone (no gradient, eval mode: nothing changes): a
+  // training step costs about three forward passes of what it runs.
+  const int64_t b = cfg_.batch, c = cfg_.channels, s = cfg_.image_size;
+  Tensor x = Tensor::zeros({b, c, s, s}).to(model_.device());
+  double t_g = 0, t_d = 0, t_s = 0;
+  {
+    NoGradGuard ng;
+    Generator& g = model_.generator();
+    Segmenter* seg = model_.segmenter();
+    g.eval();
+    d_->eval();
+    if (seg) seg->eval();
+    // The second of two rounds is timed: the first pays for thread start-up and fresh pages.
+    for (int round = 0; round < 2; ++round) {
+      Clock::time_point t0 = Clock::now();
+      Variable xr = g.forward(Variable(x));
+      (void)xr.data().to(Device::cpu());
+      t_g = seconds_since(t0);
+      t0 = Clock::now();
+      (void)d_->forward(xr).data().to(Device::cpu());
+      t_d = seconds_since(t0);
+      if (seg) {
+        t0 = Clock::now();
+        (void)seg->forward(Variable(x), xr).data().to(Device::cpu());
+        t_s = seconds_since(t0);
+      }
+    }
+    if (seg) seg->train();
+    g.train();
+    d_->train();
+  }
+  const double step_gan = 3 * (t_g + 2 * t_d), step_seg = t_g + 3 * t_s;
+  const int64_t gan = skip_gan ? 0 : plan_gan_.total;
+  const double est = static_cast<double>(gan) * step_gan + static_cast<double>(plan_seg_.total) * step_seg;
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "plan: %lld training images (%lld held out), batch %lld, %lld steps an epoch; phase 1 %lld steps%s, "
+                "phase 2 %lld steps; estimated %s (from forward-pass timings)",
+                static_cast<long long>(train_images_.size()), static_cast<long long>(val_images_.size()),
+                static_cast<long long>(b), static_cast<long long>(plan_gan_.per_epoch),
+                static_cast<long long>(plan_gan_.total), skip_gan ? " (from --init-generator, skipped)" : "",
+                static_cast<long long>(plan_seg_.total), duration_text(est).c_str());
+  progress_->line(line);
+}
+
+void Trainer::finish_validation() {
+  const ValidationSet& vs = validation_set();
+  AnomalyModel::Scored sc = score_images(model_, vs.images, cfg_.batch);
+  choose_thresholds(vs, sc, cfg_);
+  ValidationStats st = validation_stats(vs, sc, cfg_.pixel_threshold, static_cast<uint64_t>(cfg_.seed));
+  st.g_ssim = generator_ssim(model_, val_images_, cfg_.batch);
+  const std::string alarm = collapse_alarm(st, cfg_.mode);
+  record_validation(st, alarm, cfg_);
+  model_.config() = cfg_;
+  result_.alarm = alarm;
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "validation (%lld held-out images, %lld scored): image AUROC %.4f +- %.4f, pixel AUROC %.4f, "
+                "%.1f %% of pixels above the pixel threshold, %lld distinct scores, G's SSIM %.3f",
+                static_cast<long long>(val_images_.size()), static_cast<long long>(st.images), st.image_auroc,
+                st.image_auroc_se, st.pixel_auroc, 100 * st.above_threshold,
+                static_cast<long long>(st.distinct_scores), st.g_ssim);
+  progress_->line(line);  // the caller reports result_.alarm
 }
 
 TrainResult Trainer::run() {
   fs::create_directories(opt_.out_dir);
+  RunLock lock(opt_.out_dir);
+  remove_stale_temps(opt_.out_dir);
   cfg_.commit = SPARSEAD_GIT_COMMIT;
   cfg_.dataset_digest = dataset_digest(opt_.dataset.train);
   model_.config() = cfg_;
@@ -479,21 +616,38 @@ TrainResult Trainer::run() {
   opt_g_ = std::make_unique<Optimised>(model_.generator(), adam_config_g(cfg_));
   opt_d_ = std::make_unique<Optimised>(*d_, adam_config_d(cfg_));
   if (model_.segmenter()) opt_s_ = std::make_unique<Optimised>(*model_.segmenter(), adam_config_s(cfg_));
-  int64_t phase = kPhaseGan, epoch = 0, batch = 0;
-  if (opt_.resume) load_checkpoint(phase, epoch, batch);
-  if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, epoch = 0, batch = 0;
+
+  const int64_t n = static_cast<int64_t>(train_images_.size());
+  const int64_t per_epoch = n > cfg_.batch ? n / cfg_.batch : 1;  // drop_last when more than a batch
+  plan_gan_ = make_plan(cfg_.planned_steps_gan(per_epoch), per_epoch, cfg_.epochs_gan >= 0);
+  plan_seg_ = make_plan(cfg_.planned_steps_seg(per_epoch), per_epoch, cfg_.epochs_seg >= 0);
+  result_.steps_gan = plan_gan_.total;
+  result_.steps_seg = plan_seg_.total;
+
+  int64_t phase = kPhaseGan, step = 0;
+  if (opt_.resume) load_checkpoint(phase, step);
+  else print_plan(skip_gan);
+  if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, step = 0;
   if (phase == kPhaseGan) {
-    for (; epoch < cfg_.epochs_gan && !interrupted_; ++epoch, batch = 0) run_gan_epoch(epoch, batch);
+    if (step < plan_gan_.total) run_phase(kPhaseGan, step, plan_gan_);
     if (interrupted_) return result_;
-    phase = kPhaseSeg, epoch = 0, batch = 0;
+    phase = kPhaseSeg, step = 0;
   }
-  if (model_.segmenter())
-    for (; epoch < cfg_.epochs_seg && !interrupted_; ++epoch, batch = 0) run_seg_epoch(epoch, batch);
+  if (model_.segmenter() && step < plan_seg_.total) run_phase(kPhaseSeg, step, plan_seg_);
   if (interrupted_) return result_;
-  choose_thresholds();
+  finish_validation();
   result_.model_path = path("model.safetensors");
   model_.save(result_.model_path);
   write_text_atomic(path("config.json"), cfg_.to_json().dump(2) + "\n");
+  // What the run cost, for scripts (scripts/eval-real.sh): steps, seconds, the alarm.
+  Json summary = Json::object();
+  summary.set("steps_gan", skip_gan ? int64_t{0} : plan_gan_.total);
+  summary.set("steps_seg", plan_seg_.total);
+  summary.set("seconds_gan", result_.seconds_gan);
+  summary.set("seconds_seg", result_.seconds_seg);
+  summary.set("generator_from", opt_.init_generator);
+  summary.set("alarm", result_.alarm);
+  write_text_atomic(path("summary.json"), summary.dump(2) + "\n");
   result_.completed = true;
   return result_;
 }
@@ -504,13 +658,11 @@ GeneratorSource load_generator_source(const std::string& path) {
   // A model file and a checkpoint both hold the config and G's tensors under "G.".
   SafetensorsFile f = load_safetensors(path);
   GeneratorSource src{config_from_metadata(f.metadata, path), {}};
-  if (auto phase = f.metadata.find("phase"); phase != f.metadata.end()) {
-    // A training checkpoint: its G is phase 1's result once phase 1 has run all its epochs
-    // (the checkpoint written after the last GAN epoch) or the run has moved on to phase 2.
-    auto at = [&](const char* key) { return f.metadata.count(key) ? f.metadata.at(key) : std::string(); };
-    const bool phase1_done = phase->second == std::to_string(kPhaseSeg) ||
-                             (at("epoch") == std::to_string(src.cfg.epochs_gan) && at("batch") == "0");
-    SAD_CHECK(phase1_done, path, ": this checkpoint is still in phase 1 (its generator is not trained yet)");
+  if (f.metadata.count("phase")) {
+    // A training checkpoint: its G is phase 1's result once phase 1 has run all its steps.
+    auto done = f.metadata.find("phase1_done");
+    SAD_CHECK(done != f.metadata.end() && done->second == "1", path,
+              ": this checkpoint is still in phase 1 (its generator is not trained yet)");
   }
   for (auto& [n, t] : f.tensors)
     if (n.rfind("G.", 0) == 0) src.state.emplace_back(n.substr(2), t);

@@ -2,6 +2,10 @@
 // checkpoint; the model file loads back and scores; the same seed gives the same model
 // bit for bit; an interrupted run resumed gives exactly the uninterrupted result; the
 // residual and mask-supervised modes train too.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <sstream>
@@ -37,7 +41,7 @@ Config tiny_config(const std::string& mode) {
   c.batch = 4;
   c.epochs_gan = 2;
   c.epochs_seg = 2;
-  c.mode = mode;
+  c.mode = parse_mode(mode);
   c.seed = 5;
   c.channels = 1;
   c.val_fraction = 0.2;
@@ -59,6 +63,7 @@ TrainResult run(const std::string& data_dir, const std::string& out, const std::
 
 // train_log.csv's rows without the last column (images per second, a measured rate).
 std::vector<std::string> log_without_rates(const std::string& run_dir) {
+  REQUIRE(fs::exists(run_dir + "/train_log.csv"));
   std::vector<std::string> rows;
   std::istringstream in(test::read_bytes(run_dir + "/train_log.csv"));
   std::string line;
@@ -75,9 +80,9 @@ TEST_CASE("trainer: sparse-kl writes its files and the model loads back and scor
   REQUIRE(r.completed);
   for (const char* f : {"model.safetensors", "config.json", "train_log.csv", "checkpoint.safetensors"})
     CHECK_MESSAGE(fs::exists(tmp.path().string() + "/run/" + f), f);
-  CHECK(fs::exists(tmp.path().string() + "/run/samples/gan_epoch_002.png"));
+  CHECK(fs::exists(tmp.path().string() + "/run/samples/gan_step_0000006.png"));
   AnomalyModel m = AnomalyModel::load(r.model_path, Device::cpu());
-  CHECK(m.config().mode == "sparse-kl");
+  CHECK(m.config().mode == Mode::SparseKl);
   CHECK(m.has_segmenter());
   CHECK(m.config().image_score_max >= m.config().image_score_min);
   Prediction p = m.predict_file(ds + "/test/crack/000.png");
@@ -188,4 +193,138 @@ TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past pha
   CHECK_FALSE(run(ds, root + "/early", "sparse-kl", &stop).completed);
   CHECK_THROWS_WITH_AS(load_generator_source(root + "/early/checkpoint.safetensors"),
                        doctest::Contains("still in phase 1"), Error);
+}
+
+namespace {
+
+TrainResult run_cfg(const std::string& data_dir, const std::string& out, const Config& cfg,
+                    const std::atomic<bool>* stop = nullptr, bool resume = false) {
+  TrainOptions o;
+  o.dataset = data::read_mvtec(data_dir);
+  o.out_dir = out;
+  o.cfg = cfg;
+  o.quiet = true;
+  o.stop = stop;
+  o.resume = resume;
+  return train(o);
+}
+
+// A step budget that ends inside an epoch (3 steps an epoch here).
+Config step_config() {
+  Config c = tiny_config("sparse-kl");
+  c.epochs_gan = c.epochs_seg = -1;
+  c.steps_gan = 7;
+  c.steps_seg = 4;
+  c.finalise();
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: a step budget of two epochs' steps gives the epoch budget's model bit for bit") {
+  test::TempDir tmp("trainer-steps");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  REQUIRE(run(ds, tmp / "epochs", "sparse-kl").completed);
+  Config c = tiny_config("sparse-kl");
+  c.epochs_gan = c.epochs_seg = -1;
+  c.steps_gan = c.steps_seg = 6;  // 2 epochs of 3 steps
+  c.finalise();
+  TrainResult r = run_cfg(ds, tmp / "steps", c);
+  REQUIRE(r.completed);
+  CHECK(r.steps_gan == 6);
+  CHECK(r.steps_seg == 6);
+  CHECK(test::read_bytes(tmp / "epochs/checkpoint.safetensors").size() > 0);
+  // The models' tensors agree bit for bit (their configs differ in the budget keys).
+  AnomalyModel a = AnomalyModel::load(tmp / "epochs/model.safetensors", Device::cpu());
+  AnomalyModel b = AnomalyModel::load(tmp / "steps/model.safetensors", Device::cpu());
+  const auto sa = a.state(), sb = b.state();
+  REQUIRE(sa.size() == sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    CAPTURE(sa[i].first);
+    CHECK(sa[i].second.to_vector() == sb[i].second.to_vector());
+  }
+}
+
+TEST_CASE("trainer: a step budget ending inside an epoch resumes bit for bit after a stop at every step") {
+  test::TempDir tmp("trainer-steps-resume");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  const Config c = step_config();
+  TrainResult full = run_cfg(ds, tmp / "full", c);
+  REQUIRE(full.completed);
+  CHECK(full.steps_gan == 7);
+  std::atomic<bool> stop{true};
+  TrainResult r = run_cfg(ds, tmp / "part", c, &stop);
+  int resumes = 0;
+  while (!r.completed && resumes < 100) {
+    r = run_cfg(ds, tmp / "part", c, &stop, /*resume=*/true);
+    ++resumes;
+  }
+  REQUIRE(r.completed);
+  CHECK(resumes == 7 + 4);
+  CHECK(test::read_bytes(tmp / "full/model.safetensors") == test::read_bytes(tmp / "part/model.safetensors"));
+  CHECK(log_without_rates(tmp / "full") == log_without_rates(tmp / "part"));
+  CHECK(log_without_rates(tmp / "full").size() == 1 + 7 + 4);  // a row a step at this size
+}
+
+TEST_CASE("trainer: the resumed log is the checkpoint's and a dead process's temporary files go") {
+  test::TempDir tmp("trainer-crash");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  const Config c = step_config();
+  REQUIRE(run_cfg(ds, tmp / "full", c).completed);
+  std::atomic<bool> stop{true};
+  const std::string part = tmp / "part";
+  REQUIRE_FALSE(run_cfg(ds, part, c, &stop).completed);
+  REQUIRE_FALSE(run_cfg(ds, part, c, &stop, true).completed);
+  // What a kill -9 at the wrong moment leaves: log rows the checkpoint does not know (the
+  // old order wrote the log first), and half-written temporaries of the dead process.
+  std::string log = test::read_bytes(part + "/train_log.csv");
+  test::write_bytes(part + "/train_log.csv", log + "gan,3,1,9,9,9,9,9,,,,1\ngan,3,1,9,9,9,9,9,,,,1\n");
+  test::write_bytes(part + "/checkpoint.safetensors.tmp.99999", "half");
+  test::write_bytes(part + "/train_log.csv.tmp.4242", "half");
+  fs::create_directories(part + "/samples");
+  test::write_bytes(part + "/samples/gan_step_0000003.png.tmp.77", "half");
+  test::write_bytes(part + "/notes.tmp.txt", "a user's file");  // not ours: kept
+  REQUIRE(run_cfg(ds, part, c, nullptr, true).completed);
+  CHECK(log_without_rates(tmp / "full") == log_without_rates(part));
+  CHECK_FALSE(fs::exists(part + "/checkpoint.safetensors.tmp.99999"));
+  CHECK_FALSE(fs::exists(part + "/train_log.csv.tmp.4242"));
+  CHECK_FALSE(fs::exists(part + "/samples/gan_step_0000003.png.tmp.77"));
+  CHECK(fs::exists(part + "/notes.tmp.txt"));
+  CHECK(test::read_bytes(tmp / "full/model.safetensors") == test::read_bytes(part + "/model.safetensors"));
+}
+
+TEST_CASE("trainer: a second process is kept out of a run directory by its lock") {
+  test::TempDir tmp("trainer-lock");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  const std::string run_dir = tmp / "run";
+  fs::create_directories(run_dir);
+  // flock locks belong to an open file description: this one conflicts with the trainer's
+  // as another process's would.
+  int fd = ::open((run_dir + "/.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  CHECK_THROWS_WITH_AS(run(ds, run_dir, "sparse-kl"), doctest::Contains("another sparsead process is training"), Error);
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  CHECK(run(ds, run_dir, "sparse-kl").completed);  // released: the run goes ahead
+}
+
+TEST_CASE("trainer: validation statistics and the alarm are recorded in the model file and config.json") {
+  test::TempDir tmp("trainer-alarm");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  TrainResult r = run(ds, tmp / "run", "sparse-kl");
+  REQUIRE(r.completed);
+  AnomalyModel m = AnomalyModel::load(r.model_path, Device::cpu());
+  const Config& c = m.config();
+  CHECK(c.alarm == r.alarm);
+  CHECK(c.val_image_auroc >= 0);
+  CHECK(c.val_image_auroc_se >= 0);
+  CHECK(c.g_val_ssim > -1);
+  CHECK(c.val_distinct_scores >= 1);
+  const Json j = Json::parse(test::read_bytes(tmp / "run/config.json"));
+  CHECK(j.get_string("alarm", "config.json") == r.alarm);
+  // Two GAN epochs on 12 images leave G on its plateau: the alarm must say so.
+  CHECK(r.alarm.find("G is still on its plateau") != std::string::npos);
+  const Json s = Json::parse(test::read_bytes(tmp / "run/summary.json"));
+  CHECK(s.get_int("steps_gan", "summary.json") == 6);
 }
