@@ -1,6 +1,5 @@
-// Image IO over stb_image / stb_image_write (Debian's libstb provides the compiled
-// implementations, so no translation unit here defines STB_*_IMPLEMENTATION), plus the
-// resize rules documented in image.h.
+// Image IO over stb_image / stb_image_write (compiled in by data/stb_impl.cpp), after the
+// container checks of data/image_format.h, plus the resize rules documented in image.h.
 #include "data/image.h"
 
 #include <stb/stb_image.h>
@@ -12,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <vector>
+
+#include "data/image_format.h"
 
 namespace sad::data {
 
@@ -48,11 +49,32 @@ struct Decoded {
   }
 };
 
-// Header check first (missing file, not an image, oversize), then the full decode; a
-// decode failure after a good header means the data is corrupt or truncated.
+// The largest file read whole into memory: far above any 20000 x 20000 PNG or JPEG.
+constexpr size_t kMaxFileBytes = size_t{1} << 30;
+
+// The container (format, declared size, JPEG tables), then stb's header, on the file's bytes.
+ImageInfo inspect(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const ContainerInfo c = inspect_container(path, bytes);
+  if (c.width > kMaxImageSide || c.height > kMaxImageSide)
+    image_error(path, std::to_string(c.width) + " x " + std::to_string(c.height) + " pixels exceeds the limit of " +
+                          std::to_string(kMaxImageSide) + " a side");
+  ImageInfo info;
+  if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &info.width, &info.height, &info.channels))
+    image_error(path, std::string("corrupt ") + format_name(c.format) + " header (stb: " + stb_reason() + ")");
+  if (info.width < 1 || info.height < 1 || info.channels < 1 || info.channels > 4)
+    image_error(path, "header reports an invalid size or channel count");
+  if (info.width != c.width || info.height != c.height) image_error(path, "its headers disagree on the image size");
+  return info;
+}
+
+// Header checks first (missing file, not an image, oversize), then the full decode from the
+// same bytes; a decode failure after a good header means the data is corrupt or truncated.
 void decode(const std::string& path, Decoded& out) {
-  ImageInfo info = read_image_info(path);
-  out.pixels = stbi_load(path.c_str(), &out.width, &out.height, &out.channels, 0);
+  require_regular_file(path);
+  const std::vector<uint8_t> bytes = read_file_bytes(path, kMaxFileBytes);
+  ImageInfo info = inspect(path, bytes);
+  out.pixels = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &out.width, &out.height,
+                                     &out.channels, 0);
   if (!out.pixels) image_error(path, "corrupt or truncated image (stb: " + stb_reason() + ")");
   if (out.width != info.width || out.height != info.height || out.channels < 1 || out.channels > 4)
     image_error(path, "decoded size disagrees with its header");
@@ -122,15 +144,7 @@ void write_atomically(const std::string& path, const std::vector<unsigned char>&
 
 ImageInfo read_image_info(const std::string& path) {
   require_regular_file(path);
-  ImageInfo info;
-  if (!stbi_info(path.c_str(), &info.width, &info.height, &info.channels))
-    image_error(path, "not a readable PNG/JPEG/BMP image (stb: " + stb_reason() + ")");
-  if (info.width > kMaxImageSide || info.height > kMaxImageSide)
-    image_error(path, std::to_string(info.width) + " x " + std::to_string(info.height) +
-                          " pixels exceeds the limit of " + std::to_string(kMaxImageSide) + " a side");
-  if (info.width < 1 || info.height < 1 || info.channels < 1 || info.channels > 4)
-    image_error(path, "header reports an invalid size or channel count");
-  return info;
+  return inspect(path, read_file_bytes(path, kMaxFileBytes));
 }
 
 Tensor load_image(const std::string& path, int channels) {

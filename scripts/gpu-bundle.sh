@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .gpu-bundle/ (git-ignored) with what a CUDA build of sparsead on a bare GPU
 # machine needs and cannot get there (no network, no apt; it has nvcc, cmake, ninja and
-# PyTorch): OpenBLAS (OpenMP build) with its Fortran runtime, doctest, stb and Google
+# PyTorch): OpenBLAS (OpenMP build) with its Fortran runtime, doctest, stb (headers only: data/stb_impl.cpp compiles it) and Google
 # Benchmark as Debian packages unpacked into one sysroot, plus the cuDNN headers of the
 # local CUDA toolkit (the GPU machine may have only cuDNN's libraries, in the PyTorch
 # wheels). The cuDNN libraries themselves (~480 MB) are far too big to carry:

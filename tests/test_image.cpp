@@ -93,7 +93,7 @@ TEST_CASE("image: errors name the file and the problem") {
 
   const std::string junk = dir / "junk.png";
   sad::test::write_bytes(junk, "this is not an image at all, just some text bytes");
-  CHECK_THROWS_WITH_AS(load_image(junk, 1), has("image '" + junk + "': not a readable"), Error);
+  CHECK_THROWS_WITH_AS(load_image(junk, 1), has("image '" + junk + "': not a PNG, JPEG or BMP image"), Error);
 
   // Truncated PNG: the header is intact, the compressed data stops half way.
   save_png(dir / "full.png", sad::test::byte_image(3, 64, 64, 5));  // noise: incompressible
@@ -196,4 +196,61 @@ TEST_CASE("image: range scaling and the model input") {
   Tensor x = load_model_input(dir / "in.png", 3, 8);
   CHECK(x.shape() == Shape{3, 8, 8});
   check_close(values(x), std::vector<double>(192, 1.0), 1e-6, 0, "model input");
+}
+
+namespace {
+
+// A minimal JPEG's marker segments up to its scan: SOI, a frame header, one Huffman table of
+// `symbols` symbols (its 16 counts spread them as 255 + the rest), SOS.
+std::string jpeg_with_huffman_table(size_t symbols) {
+  std::string b = "\xFF\xD8";
+  const std::string sof = std::string("\xFF\xC0\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00", 13);
+  b += sof;
+  std::string table(1, '\x00');  // class 0, id 0
+  std::string counts(16, '\0');
+  size_t left = symbols;
+  for (int i = 15; i >= 0 && left > 0; --i) {
+    const size_t c = std::min<size_t>(left, 255);
+    counts[static_cast<size_t>(i)] = static_cast<char>(c);
+    left -= c;
+  }
+  table += counts + std::string(symbols, '\x01');
+  const size_t len = table.size() + 2;
+  b += std::string("\xFF\xC4", 2) + static_cast<char>(len >> 8) + static_cast<char>(len & 0xFF) + table;
+  b += std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10) + std::string(64, '\x55') + "\xFF\xD9";
+  return b;
+}
+
+}  // namespace
+
+// stb_image 2.27 writes past its 256-entry symbol array (stbi__build_huffman) for a table of
+// more than 256 symbols: about 1.8 KB from the file's bytes. The container check refuses the
+// file before stb sees it (UBSan and ASan saw the write when the table went through).
+TEST_CASE("image: a JPEG whose Huffman table declares more than 256 symbols is refused before decoding") {
+  TempDir dir("image-huffman");
+  const std::string evil = dir / "evil.png";  // the format is sniffed from the bytes, not the name
+  sad::test::write_bytes(evil, jpeg_with_huffman_table(400));
+  CHECK_THROWS_WITH_AS(load_image(evil, 1), doctest::Contains("a Huffman table declares 400 symbols, at most 256"),
+                       Error);
+  CHECK_THROWS_WITH_AS(read_image_info(evil), doctest::Contains("declares 400 symbols"), Error);
+  // 256 symbols pass the guard (and fail later as the corrupt data they are, not by overflow).
+  const std::string edge = dir / "edge.jpg";
+  sad::test::write_bytes(edge, jpeg_with_huffman_table(256));
+  CHECK_THROWS_WITH_AS(load_image(edge, 1), has("image '" + edge + "'"), Error);
+}
+
+TEST_CASE("image: formats other than PNG JPEG and BMP are refused and an oversized header is named by its size") {
+  TempDir dir("image-formats");
+  const std::string gif = dir / "a.png";
+  sad::test::write_bytes(gif, std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;", 13));
+  CHECK_THROWS_WITH_AS(load_image(gif, 1), doctest::Contains("not a PNG, JPEG or BMP image"), Error);
+  // A PNG whose header declares 30000 x 10: refused by its size before any decode.
+  std::string png = sad::test::read_bytes([&] {
+    save_png(dir / "small.png", sad::test::byte_image(1, 4, 4, 1));
+    return dir / "small.png";
+  }());
+  png[16] = 0, png[17] = 0, png[18] = 0x75, png[19] = 0x30;  // width 30000, big-endian
+  sad::test::write_bytes(dir / "big.png", png);
+  CHECK_THROWS_WITH_AS(read_image_info(dir / "big.png"), doctest::Contains("30000 x 4 pixels exceeds the limit of 20000"),
+                       Error);
 }

@@ -1,0 +1,30 @@
+// The container of an image file, read before any decoder sees its bytes: the format by
+// its magic bytes (PNG, JPEG, BMP; nothing else is decoded), the size its header declares,
+// and, for JPEG, every Huffman table's symbol count. stb_image 2.27 writes past a 256-entry
+// array when a table declares more than 256 symbols (stbi__build_huffman), so such a file is
+// refused here as corrupt.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sad::data {
+
+enum class ImageFormat { Png, Jpeg, Bmp };
+
+struct ContainerInfo {
+  ImageFormat format = ImageFormat::Png;
+  int64_t width = 0, height = 0;  // as the header declares them (before any decode)
+};
+
+// The whole file, at most `max_bytes`; errors name the file.
+std::vector<uint8_t> read_file_bytes(const std::string& path, size_t max_bytes);
+
+// Checks `bytes` (the contents of `path`) as above; a one-line error naming the file on a
+// format we do not read, a truncated header or marker segment, or a bad Huffman table.
+ContainerInfo inspect_container(const std::string& path, const std::vector<uint8_t>& bytes);
+
+const char* format_name(ImageFormat f);
+
+}  // namespace sad::data
