@@ -32,6 +32,15 @@ AnomalyModel load_model(const Args& a, Device device, Streams& io) {
   return m;
 }
 
+// A prediction whose failure (a non-finite map or score) names the image.
+Prediction predict_named(AnomalyModel& model, const Tensor& image, double threshold, const std::string& path) {
+  try {
+    return model.predict_image(image, threshold);
+  } catch (const Error& e) {
+    throw Error(path + ": " + user_message(e.what()));
+  }
+}
+
 std::string fmt_metric(const std::optional<double>& v) {
   if (!v) return "-";
   char buf[32];
@@ -100,7 +109,7 @@ int run_test(const Args& a, Streams& io) {
     const data::ImageItem& it = ds.test[i];
     Tensor image = data::load_image(it.path, channels);  // (C, H, W) in [0, 1]
     const int64_t h = image.dim(1), w = image.dim(2);
-    Prediction p = model.predict_image(image);
+    Prediction p = predict_named(model, image, 0.5, it.path);
     // Metrics use the raw map at the mask's (= image's) size: normalisation clips, which
     // would create ties.
     const int64_t s = p.raw_map.dim(-1);
@@ -193,7 +202,7 @@ int run_predict(const Args& a, Streams& io) {
   for (const data::ImageItem& it : items) {
     Tensor image = data::load_image(it.path, channels);
     const auto t0 = std::chrono::steady_clock::now();
-    Prediction p = model.predict_image(image, threshold);
+    Prediction p = predict_named(model, image, threshold, it.path);
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     latencies.push_back(ms);
     anomalous += p.anomalous ? 1 : 0;

@@ -229,17 +229,10 @@ int run_info(const Args& a, Streams& io) {
   const std::string path = a.require("--model");
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error("--model '" + path + "': no such file");
-  SafetensorsFile f = load_safetensors(path);
-  auto it = f.metadata.find("config");
-  if (it == f.metadata.end())
-    throw Error("--model '" + path + "': not a sparsead model file (no 'config' in its metadata)");
-  Json j;
-  try {
-    j = Json::parse(it->second);
-  } catch (const Error& e) {
-    throw Error("--model '" + path + "': its stored config is not valid JSON: " + user_message(e.what()));
-  }
-  const Config cfg = Config::from_json(j, path);  // strict: names the file and the bad key
+  // Everything predict checks (config, tensors, finiteness): info never vouches for a file
+  // that predict would refuse.
+  const Config cfg = AnomalyModel::load(path, Device::cpu()).config();
+  const SafetensorsFile f = load_safetensors(path);
   if (a.has("--json")) {
     std::fprintf(io.out, "%s\n", cfg.to_json().dump(2).c_str());
     return 0;

@@ -150,6 +150,10 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
     }
     for (int64_t b = 0; b < maps.dim(0); ++b) scores.push_back(image_score_from_map(maps.slice0(b, b + 1).reshape({s, s})));
   }
+  // A NaN or Inf in the weights or the input must never become a label: "nan" compares
+  // false against every threshold, so it would read as normal.
+  for (double v : scores) SAD_CHECK(std::isfinite(v), "model: the image score is not finite (", v, ")");
+  for (float v : maps.to_vector()) SAD_CHECK(std::isfinite(v), "model: the anomaly map holds a non-finite value");
   return Scored{maps, scores};
 }
 
@@ -187,7 +191,12 @@ Prediction AnomalyModel::predict_image(const Tensor& image, double threshold) {
 }
 
 Prediction AnomalyModel::predict_file(const std::string& path, double threshold) {
-  return predict_image(data::load_image(path, static_cast<int>(cfg_.channels)), threshold);
+  Tensor image = data::load_image(path, static_cast<int>(cfg_.channels));
+  try {
+    return predict_image(image, threshold);
+  } catch (const Error& e) {
+    SAD_FAIL(path, ": ", e.what());
+  }
 }
 
 void AnomalyModel::save(const std::string& path) const {
@@ -208,7 +217,19 @@ Config config_from_metadata(const std::map<std::string, std::string>& metadata, 
 
 AnomalyModel AnomalyModel::load(const std::string& path, Device device) {
   SafetensorsFile f = load_safetensors(path);
-  AnomalyModel m(config_from_metadata(f.metadata, path));
+  Config cfg = config_from_metadata(f.metadata, path);
+  try {
+    cfg.validate_model();
+  } catch (const Error& e) {
+    SAD_FAIL(path, ": invalid stored config: ", e.what());
+  }
+  // Every weight finite: one NaN bias made every image of a test set "normal".
+  for (const auto& [n, t] : f.tensors) {
+    const std::vector<double> v = t.to_vector_f64();
+    const bool finite = std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+    SAD_CHECK(finite, path, ": tensor '", n, "' holds a NaN or infinite value");
+  }
+  AnomalyModel m(cfg);
   std::vector<std::pair<std::string, Tensor>> g_state, s_state;
   for (auto& [n, t] : f.tensors) {
     if (n.rfind("G.", 0) == 0) g_state.emplace_back(n.substr(2), t);

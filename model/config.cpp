@@ -163,6 +163,13 @@ void Config::finalise() {
   }
   if (!explicit_keys.count("residual_sigma")) residual_sigma = 4.0 * static_cast<double>(image_size) / 256.0;
   if (!explicit_keys.count("map_sigma")) map_sigma = residual_sigma;
+  // Budgets given twice: a user's mistake (a stored config holds both keys, so not in validate()).
+  SAD_CHECK(!(explicit_keys.count("steps_gan") && epochs_gan >= 0), "give steps_gan or epochs_gan, not both");
+  SAD_CHECK(!(explicit_keys.count("steps_seg") && epochs_seg >= 0), "give steps_seg or epochs_seg, not both");
+  validate();
+}
+
+void Config::validate() const {
   SAD_CHECK(preset == "cpu" || preset == "paper" || preset == "custom", "preset must be cpu, paper or custom");
   SAD_CHECK(image_size >= 16 && image_size % 16 == 0 && image_size <= 4096, "image_size must be a multiple of 16 in [16, 4096], got ",
             image_size);
@@ -176,8 +183,6 @@ void Config::finalise() {
             "epochs must lie in [0, 1000000] (-1: use the step budget)");
   SAD_CHECK(steps_gan >= 0 && steps_seg >= 0 && steps_gan <= (int64_t{1} << 40) && steps_seg <= (int64_t{1} << 40),
             "steps must lie in [0, 2^40]");
-  SAD_CHECK(!(explicit_keys.count("steps_gan") && epochs_gan >= 0), "give steps_gan or epochs_gan, not both");
-  SAD_CHECK(!(explicit_keys.count("steps_seg") && epochs_seg >= 0), "give steps_seg or epochs_seg, not both");
   SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
   SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",
             val_perturbations);
@@ -194,6 +199,17 @@ void Config::finalise() {
   SAD_CHECK(bn_eps > 0 && adam_eps > 0 && bn_momentum > 0 && bn_momentum <= 1, "bn_eps, adam_eps, bn_momentum invalid");
   SAD_CHECK(focal_gamma >= 0 && residual_sigma > 0 && residual_sigma <= 64,
             "focal_gamma must be >= 0 and residual_sigma in (0, 64]");
+}
+
+void Config::validate_model() const {
+  validate();
+  SAD_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3 in a model, got ", channels);
+  for (double v : {image_threshold, image_score_min, image_score_max, pixel_threshold, pixel_score_min, pixel_score_max})
+    SAD_CHECK(std::isfinite(v), "thresholds and score ranges must be finite");
+  SAD_CHECK(image_score_min <= image_score_max, "image_score_min ", image_score_min, " exceeds image_score_max ",
+            image_score_max);
+  SAD_CHECK(pixel_score_min <= pixel_score_max, "pixel_score_min ", pixel_score_min, " exceeds pixel_score_max ",
+            pixel_score_max);
 }
 
 int64_t Config::planned_steps_gan(int64_t steps_per_epoch) const {

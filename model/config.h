@@ -87,6 +87,10 @@ struct Config {
   // Derived defaults (weak_labels=false: beta_kl 10, rho 0.02; residual_sigma scaled
   // with S) and validation of every field; call once before training.
   void finalise();
+  // The checks of finalise() alone (every field in range), for a config read from a file.
+  void validate() const;
+  // validate() plus what a trained model must hold: channels set, finite thresholds, min <= max.
+  void validate_model() const;
 
   // A phase's budget in optimiser steps, given its steps per epoch (the epoch budget times
   // steps_per_epoch when one is set).

@@ -511,3 +511,75 @@ TEST_CASE("cli train: Ctrl-C stops with a checkpoint and --resume finishes the r
   CHECK(resumed.rc == 0);
   CHECK(fs::exists(run + "/model.safetensors"));
 }
+
+namespace {
+
+// An untrained model file of the tiny set's shape with one change applied to its config
+// or its tensors before saving.
+std::string model_file(const TempDir& d, const std::string& name, const std::function<void(Config&)>& edit_cfg,
+                       const std::string& nan_tensor = "") {
+  Config c;
+  c.image_size = 32;
+  c.width = 4;
+  c.channels = 3;
+  c.finalise();
+  edit_cfg(c);
+  AnomalyModel m(c);
+  m.init(1);
+  if (!nan_tensor.empty()) {
+    bool found = false;
+    for (auto& [n, t] : m.state())
+      if (n == nan_tensor) {
+        std::vector<float> v = t.to_vector();
+        v[0] = NAN;
+        Tensor(t).copy_from(Tensor::from_vector(v, t.shape()));
+        found = true;
+      }
+    REQUIRE_MESSAGE(found, nan_tensor);
+  }
+  const std::string path = d / name;
+  m.save(path);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("cli bad input: a model with a NaN weight or an invalid stored config is refused by predict and info") {
+  TempDir d("cli-nan-model");
+  const std::string ds = tiny_dataset(d);
+  const std::string image = ds + "/test/hole/000.png";
+  const std::string ok = model_file(d, "ok.safetensors", [](Config&) {});
+  Run pred_ok = sparsead({"predict", "--model", ok, "--input", image, "--out", d / "pred-ok", "--quiet"});
+  INFO(pred_ok.err);
+  REQUIRE(pred_ok.rc == 0);
+  REQUIRE(sparsead({"info", "--model", ok}).rc == 0);
+
+  const std::string nan = model_file(d, "nan.safetensors", [](Config&) {}, "S.head_out.bias");
+  check_refused(sparsead({"predict", "--model", nan, "--input", image, "--out", d / "pred-nan", "--quiet"}), 1,
+                "'S.head_out.bias' holds a NaN", d / "pred-nan");
+  check_refused(sparsead({"info", "--model", nan}), 1, "nan.safetensors", "");
+
+  const std::string bad_range =
+      model_file(d, "range.safetensors", [](Config& c) { c.image_score_min = 2, c.image_score_max = 1; });
+  check_refused(sparsead({"predict", "--model", bad_range, "--input", image, "--out", d / "pred-range", "--quiet"}), 1,
+                "image_score_min 2 exceeds image_score_max 1", d / "pred-range");
+  check_refused(sparsead({"info", "--model", bad_range}), 1, "range.safetensors", "");
+
+  const std::string huge_sigma = model_file(d, "sigma.safetensors", [](Config& c) { c.residual_sigma = 1e9; });
+  check_refused(sparsead({"info", "--model", huge_sigma}), 1, "residual_sigma", "");
+}
+
+TEST_CASE("cli info and predict repeat a model's collapse alarm on stderr") {
+  TempDir d("cli-alarm");
+  const std::string ds = tiny_dataset(d);
+  const std::string m =
+      model_file(d, "alarm.safetensors", [](Config& c) { c.alarm = "collapse alarm: test line. Try: more steps"; });
+  Run info = sparsead({"info", "--model", m});
+  CHECK(info.rc == 0);
+  CHECK(info.err.find("warning: model '" + m + "': collapse alarm: test line") != std::string::npos);
+  Run pred = sparsead({"predict", "--model", m, "--input", ds + "/test/hole/000.png", "--out", d / "pred", "--quiet"});
+  CHECK(pred.rc == 0);
+  CHECK(pred.err.find("collapse alarm: test line") != std::string::npos);
+  const std::string healthy = model_file(d, "healthy.safetensors", [](Config&) {});
+  CHECK(sparsead({"info", "--model", healthy}).err.find("alarm") == std::string::npos);
+}
