@@ -247,6 +247,7 @@ class Trainer {
   TrainResult result_;
   bool interrupted_ = false;
   PeriodSums sums_;
+  std::string init_generator_;  // the --init-generator this run started from ("" when none)
 };
 
 void Trainer::load_images() {
@@ -469,7 +470,8 @@ void Trainer::save_checkpoint(int64_t phase, int64_t step) const {
       {"steps.s", std::to_string(opt_s_ ? opt_s_->adam->steps() : 0)},
       {"seconds.gan", std::to_string(result_.seconds_gan)},
       {"seconds.seg", std::to_string(result_.seconds_seg)},
-      {"log", log}};
+      {"log", log},
+      {"init_generator", init_generator_}};
   save_safetensors(path("checkpoint.safetensors"), t, meta);
 }
 
@@ -513,6 +515,8 @@ void Trainer::load_checkpoint(int64_t& phase, int64_t& step) {
   sums_ = PeriodSums::parse(sums->second, p);
   result_.seconds_gan = meta_double(f, "seconds.gan", p);
   result_.seconds_seg = meta_double(f, "seconds.seg", p);
+  // A run started from --init-generator stays one on resume (its summary says so).
+  if (auto g = f.metadata.find("init_generator"); g != f.metadata.end()) init_generator_ = g->second;
   // The log is the checkpoint's: rows written after it (a crash between the checkpoint and
   // the log, or between two checkpoints) are dropped, so the resumed log has no duplicates.
   auto log = f.metadata.find("log");
@@ -602,6 +606,7 @@ TrainResult Trainer::run() {
   Rng rd = Rng::stream(static_cast<uint64_t>(cfg_.seed), {0x44});  // 'D'
   init_parameters(*d_, rd);
   bool skip_gan = false;
+  init_generator_ = opt_.init_generator;
   if (!opt_.init_generator.empty()) {
     GeneratorSource src = load_generator_source(opt_.init_generator);
     const Config& sc = src.cfg;
@@ -627,6 +632,7 @@ TrainResult Trainer::run() {
   int64_t phase = kPhaseGan, step = 0;
   if (opt_.resume) load_checkpoint(phase, step);
   else print_plan(skip_gan);
+  skip_gan = skip_gan || !init_generator_.empty();
   if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, step = 0;
   if (phase == kPhaseGan) {
     if (step < plan_gan_.total) run_phase(kPhaseGan, step, plan_gan_);
@@ -645,7 +651,7 @@ TrainResult Trainer::run() {
   summary.set("steps_seg", plan_seg_.total);
   summary.set("seconds_gan", result_.seconds_gan);
   summary.set("seconds_seg", result_.seconds_seg);
-  summary.set("generator_from", opt_.init_generator);
+  summary.set("generator_from", init_generator_);
   summary.set("alarm", result_.alarm);
   write_text_atomic(path("summary.json"), summary.dump(2) + "\n");
   result_.completed = true;
