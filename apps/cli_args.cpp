@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -165,9 +166,23 @@ std::string user_message(const std::string& what) {
       s.erase(open);
     }
   }
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
+  // One line, and no control character reaches the terminal raw (a PNG chunk name or a file
+  // name can carry escape sequences): newlines become spaces, the rest \xNN.
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace sad::cli

@@ -29,6 +29,15 @@ void check_output_dir(const std::string& flag, const std::string& dir, bool allo
   if (!fs::is_directory(p, ec)) throw Error(flag + " '" + dir + "': exists and is not a directory");
   if (!allow_nonempty && !fs::is_empty(p, ec))
     throw Error(flag + " '" + dir + "': directory exists and is not empty" + (hint.empty() ? "" : " (" + hint + ")"));
+  // --overwrite replaces only what sparsead wrote: never '/', a home directory or a data set.
+  if (allow_nonempty && !fs::is_empty(p, ec) && !fs::exists(p / kOutputMarker, ec))
+    throw Error(flag + " '" + dir + "': holds files sparsead did not write (no " + kOutputMarker +
+                " marker); --overwrite only replaces an earlier output of sparsead");
+}
+
+void mark_output_dir(const std::string& dir) {
+  fs::create_directories(dir);
+  std::ofstream((fs::path(dir) / kOutputMarker).string()) << "written by sparsead; --overwrite may replace this directory\n";
 }
 
 data::Dataset read_dataset(const Args& a, bool training) {

@@ -94,7 +94,7 @@ int run_test(const Args& a, Streams& io) {
   check_decodable(ds.test, channels);
 
   // Everything is valid: from here on files are written.
-  fs::create_directories(out);
+  mark_output_dir(out);
   const size_t n = ds.test.size();
   std::vector<std::string> types(n);
   std::vector<float> scores(n);
@@ -104,6 +104,19 @@ int run_test(const Args& a, Streams& io) {
   std::vector<eval::ScoreMap> score_maps(n);
   std::map<std::string, int> counts;
   std::string csv = "path,type,label,raw_score,score,predicted\n";
+  // Panels by stem; test images of one type that share a stem (000.png, 000.jpg) keep their
+  // extension in the name, so neither panel replaces the other.
+  std::map<std::string, int> stem_count;
+  for (const data::ImageItem& it : ds.test) stem_count[it.type + "/" + fs::path(it.path).stem().string()] += 1;
+  auto panel_name = [&](const data::ImageItem& it) {
+    const fs::path p(it.path);
+    std::string name = p.stem().string();
+    if (stem_count[it.type + "/" + name] > 1) {
+      name += '_';
+      name += p.extension().string().substr(1);
+    }
+    return name + ".png";
+  };
   ProgressBar bar("test", static_cast<long>(n), "img", quiet);
   for (size_t i = 0; i < n; ++i) {
     const data::ImageItem& it = ds.test[i];
@@ -131,7 +144,7 @@ int run_test(const Args& a, Streams& io) {
     if (panels) {
       const fs::path dir = fs::path(out) / "panels" / it.type;
       fs::create_directories(dir);
-      data::save_png((dir / (fs::path(it.path).stem().string() + ".png")).string(), make_panel(image, mask, p.map));
+      data::save_png((dir / panel_name(it)).string(), make_panel(image, mask, p.map));
     }
     csv += csv_field(it.path) + "," + csv_field(it.type) + "," + (it.anomalous ? "1" : "0") + "," +
            fmt_double(p.raw_score) + "," + fmt_double(p.score) + "," + (p.anomalous ? "1" : "0") + "\n";
@@ -195,7 +208,7 @@ int run_predict(const Args& a, Streams& io) {
     return stem + "_heatmap.png";
   };
 
-  fs::create_directories(out);
+  mark_output_dir(out);
   std::string csv = "path,raw_score,score,label,latency_ms\n";
   std::vector<double> latencies;
   int anomalous = 0;

@@ -179,7 +179,7 @@ int run_train(const Args& a, Streams& io) {
   Config cfg = build_train_config(a, device);
   if (resume) {
     cfg = resume_config(run, cfg, a.has("--preset"));
-  } else {
+  } else if (!is_failed_start(run)) {
     check_output_dir("--out", run, false, "use --resume to continue that run, or choose another --out");
   }
 
@@ -203,6 +203,10 @@ int run_train(const Args& a, Streams& io) {
   opt.quiet = quiet;
   opt.init_generator = init;
   opt.stop = &g_stop;
+  opt.restart_failed_start = !resume && is_failed_start(run);
+  if (opt.restart_failed_start)
+    std::fprintf(io.err, "sparsead: '%s' holds a run that failed before its first checkpoint; starting it again\n",
+                 run.c_str());
   BarProgress progress(quiet);
   opt.progress = &progress;
   TrainResult r;

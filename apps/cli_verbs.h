@@ -36,9 +36,12 @@ int run_info(const Args& a, Streams& io);
 Device setup_runtime(const Args& a);
 
 // An output directory about to be written: an existing file is an error; an existing
-// non-empty directory is an error unless `allow_nonempty`. `flag` names it in the message.
-// Creates nothing.
+// non-empty directory is an error unless `allow_nonempty` and it holds kOutputMarker (an
+// earlier output of sparsead). `flag` names it in the message. Creates nothing.
+inline constexpr const char* kOutputMarker = ".sparsead-output";
 void check_output_dir(const std::string& flag, const std::string& dir, bool allow_nonempty, const std::string& hint);
+// Creates `dir` and its marker: the directory is sparsead's output, which --overwrite may replace.
+void mark_output_dir(const std::string& dir);
 
 // The dataset of --data DIR (MVTec category) or --folder-normal/--folder-abnormal/
 // --folder-mask. `training`: the test part is optional (MVTec) and --folder-normal holds

@@ -145,10 +145,15 @@ Dataset read_mvtec(const std::string& category_dir, bool require_test) {
   require_dir(root, "dataset category");
   Dataset ds;
   ds.root = category_dir;
-  require_dir(root / "train" / "good", "normal training images");
-  ds.train = make_items(list_images((root / "train" / "good").string()), kGoodType, false);
-  if (ds.train.empty())
-    SAD_FAIL("dataset: empty training set: no images in '", (root / "train" / "good").string(), "'");
+  // Evaluation (require_test) never reads the training images: a test set without them is
+  // complete.
+  const fs::path train = root / "train" / "good";
+  if (!require_test || is_dir(train)) {
+    require_dir(train, "normal training images");
+    ds.train = make_items(list_images(train.string()), kGoodType, false);
+    if (ds.train.empty() && !require_test)
+      SAD_FAIL("dataset: empty training set: no images in '", train.string(), "'");
+  }
 
   const fs::path test = root / "test";
   if (require_test || is_dir(test)) {

@@ -40,7 +40,8 @@ struct Dataset {
 };
 
 // Reads one MVTec AD category directory. `require_test` = false allows a directory with
-// only train/good (training needs nothing else). Errors (sad::Error, one line): a missing
+// only train/good (training needs nothing else); `require_test` = true (evaluation) reads
+// train/good only if it is there, since evaluation never uses it. Errors (sad::Error, one line): a missing
 // train/good or test directory, an empty training set, a defect image without a mask
 // (names the image), a mask whose size differs from its image (names both), an
 // unreadable or oversized image header (names the file).

@@ -191,7 +191,8 @@ void Config::validate() const {
             score_temperature);
   SAD_CHECK(map_sigma >= 0 && map_sigma <= 64, "map_sigma must lie in [0, 64], got ", map_sigma);
   SAD_CHECK(p_perturb >= 0 && p_perturb <= 1, "p_perturb must lie in [0, 1], got ", p_perturb);
-  SAD_CHECK(rho > 0 && rho < 1, "rho must lie in (0, 1), got ", rho);
+  // rho reaches float32 kernels (and log(rho / (1 - rho)) S's head bias): 1e-300 would be 0.
+  SAD_CHECK(rho >= 1e-6 && rho <= 1 - 1e-6, "rho must lie in [1e-6, 1 - 1e-6], got ", rho);
   for (double lr : {lr_g, lr_d, lr_s}) SAD_CHECK(lr > 0, "learning rates must be > 0");
   for (double b : {gan_beta1, gan_beta2, seg_beta1, seg_beta2})
     SAD_CHECK(b >= 0 && b < 1, "Adam betas must lie in [0, 1), got ", b);

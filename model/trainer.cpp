@@ -483,8 +483,16 @@ void Trainer::load_checkpoint(int64_t& phase, int64_t& step) {
   // the binary may have been rebuilt in between, so the commit is not compared.
   saved.commit = cfg_.commit;
   Json a = saved.to_json(), b = cfg_.to_json();
-  SAD_CHECK(a.dump() == b.dump(), p, ": --resume with different settings than the interrupted run (",
-            a.dump(), " vs ", b.dump(), ")");
+  if (a.dump() != b.dump()) {
+    // Name the keys that differ (dataset_digest: other training images), not two whole configs.
+    std::string diff;
+    for (const auto& [key, value] : b.as_object()) {
+      const Json* old = a.find(key);
+      if (!old || !(*old == value))
+        diff += (diff.empty() ? "" : ", ") + key + " " + value.dump() + " (run: " + (old ? old->dump() : "none") + ")";
+    }
+    SAD_FAIL(p, ": --resume with different settings or data than the interrupted run: ", diff);
+  }
   std::map<std::string, Tensor> by;
   for (auto& [n, t] : f.tensors) by[n] = t;
   auto take = [&](const std::string& prefix, Module& m) {
@@ -596,6 +604,12 @@ void Trainer::finish_validation() {
 TrainResult Trainer::run() {
   fs::create_directories(opt_.out_dir);
   RunLock lock(opt_.out_dir);
+  if (opt_.restart_failed_start) {
+    SAD_CHECK(is_failed_start(opt_.out_dir), opt_.out_dir, ": not a run that failed before its first checkpoint");
+    for (const auto& e : fs::directory_iterator(opt_.out_dir))
+      if (e.path().filename() != ".lock") fs::remove_all(e.path());
+  }
+  std::ofstream(path(kRunMarker)) << "a sparsead training run\n";
   remove_stale_temps(opt_.out_dir);
   cfg_.commit = SPARSEAD_GIT_COMMIT;
   cfg_.dataset_digest = dataset_digest(opt_.dataset.train);
@@ -659,6 +673,13 @@ TrainResult Trainer::run() {
 }
 
 }  // namespace
+
+bool is_failed_start(const std::string& dir) {
+  std::error_code ec;
+  const fs::path d(dir);
+  return fs::is_directory(d, ec) && fs::exists(d / kRunMarker, ec) && !fs::exists(d / "checkpoint.safetensors", ec) &&
+         !fs::exists(d / "model.safetensors", ec);
+}
 
 GeneratorSource load_generator_source(const std::string& path) {
   // A model file and a checkpoint both hold the config and G's tensors under "G.".

@@ -39,7 +39,17 @@ struct TrainOptions {
   // Shares phase 1 between modes: a model file, or the checkpoint of a run that has
   // finished phase 1, whose G (and config) to start from; phase 1 is then skipped.
   std::string init_generator;
+  // out_dir holds a run that failed before its first checkpoint (our marker, no checkpoint,
+  // no model): its files are removed, under the run's lock, and training starts afresh.
+  bool restart_failed_start = false;
 };
+
+// The marker every run directory gets when training starts: only a directory that holds it
+// is ever cleaned for a restart.
+inline constexpr const char* kRunMarker = ".sparsead-run";
+
+// True when `dir` holds a run that failed before its first checkpoint (see above).
+bool is_failed_start(const std::string& dir);
 
 // The generator of --init-generator and the config it was trained with, read from a model
 // file or from a training checkpoint past phase 1 (so other modes can start while that run

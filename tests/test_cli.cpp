@@ -583,3 +583,97 @@ TEST_CASE("cli info and predict repeat a model's collapse alarm on stderr") {
   const std::string healthy = model_file(d, "healthy.safetensors", [](Config&) {});
   CHECK(sparsead({"info", "--model", healthy}).err.find("alarm") == std::string::npos);
 }
+
+TEST_CASE("cli messages: control characters from files never reach the terminal raw") {
+  CHECK(cli::user_message("image 'a\x1b[31mred.png': bad\tchunk\x7f") == "image 'a\\x1b[31mred.png': bad\\x09chunk\\x7f");
+  CHECK(cli::user_message("two\nlines") == "two lines");
+}
+
+TEST_CASE("cli bad input: rho too small for float32 and --resume with other data are named") {
+  TempDir d("cli-rho-resume");
+  const std::string ds = tiny_dataset(d);
+  std::vector<std::string> tiny = tiny_train(ds, d / "rho");
+  tiny.insert(tiny.end(), {"--set", "rho=1e-300"});
+  check_refused(sparsead(tiny), 2, "rho must lie in [1e-6", d / "rho");
+
+  // A run stopped after its first step, then resumed on other images.
+  const std::string other = tiny_dataset(d, "other", 9);
+  const std::string run = d / "run";
+  std::vector<std::string> first = tiny_train(ds, run);
+  first.insert(first.end(), {"--set", "steps_gan=1"});
+  first.erase(std::find(first.begin(), first.end(), "--epochs-gan"), std::find(first.begin(), first.end(), "--epochs-seg"));
+  REQUIRE(sparsead(first).rc == 0);
+  fs::remove(run + "/model.safetensors");  // as if it had stopped after phase 1's checkpoint
+  std::vector<std::string> resumed = tiny_train(other, run);
+  resumed.insert(resumed.end(), {"--set", "steps_gan=1", "--resume"});
+  resumed.erase(std::find(resumed.begin(), resumed.end(), "--epochs-gan"),
+                std::find(resumed.begin(), resumed.end(), "--epochs-seg"));
+  Run r = sparsead(resumed);
+  INFO(r.err);
+  CHECK(r.rc == 1);
+  CHECK(r.err.find("different settings or data than the interrupted run: dataset_digest") != std::string::npos);
+  CHECK(r.err.size() < 400);  // the differing key, not two whole configs
+}
+
+TEST_CASE("cli train: a run that failed before its first checkpoint is started again in place") {
+  TempDir d("cli-failed-start");
+  const std::string ds = tiny_dataset(d);
+  const std::string run = d / "run";
+  // What a start that died leaves: our marker and the lock file, no checkpoint, no model.
+  fs::create_directories(run + "/samples");
+  sad::test::write_bytes(run + "/.sparsead-run", "a sparsead training run\n");
+  sad::test::write_bytes(run + "/.lock", "");
+  sad::test::write_bytes(run + "/samples/leftover.png", "x");
+  Run t = sparsead(tiny_train(ds, run));
+  INFO(t.err);
+  CHECK(t.rc == 0);
+  CHECK(t.err.find("failed before its first checkpoint; starting it again") != std::string::npos);
+  CHECK(fs::exists(run + "/model.safetensors"));
+  CHECK_FALSE(fs::exists(run + "/samples/leftover.png"));
+  // A non-empty directory without our marker is never cleaned.
+  const std::string foreign = d / "foreign";
+  fs::create_directories(foreign);
+  sad::test::write_bytes(foreign + "/thesis.txt", "keep");
+  check_refused(sparsead(tiny_train(ds, foreign)), 1, "directory exists and is not empty", "");
+  CHECK(fs::exists(foreign + "/thesis.txt"));
+}
+
+TEST_CASE("cli test and predict: --overwrite replaces only sparsead's own output") {
+  TempDir d("cli-overwrite");
+  const std::string ds = tiny_dataset(d);
+  REQUIRE(sparsead(tiny_train(ds, d / "run")).rc == 0);
+  const std::string model = d / "run/model.safetensors";
+  const std::string foreign = d / "home";
+  fs::create_directories(foreign);
+  sad::test::write_bytes(foreign + "/notes.txt", "keep");
+  for (const char* verb : {"test", "predict"}) {
+    std::vector<std::string> args = {verb, "--model", model, "--out", foreign, "--overwrite", "--quiet"};
+    if (std::string(verb) == "test") args.insert(args.end(), {"--data", ds, "--no-panels"});
+    else args.insert(args.end(), {"--input", ds + "/test/hole/000.png"});
+    check_refused(sparsead(args), 1, "holds files sparsead did not write", "");
+    CHECK(sad::test::read_bytes(foreign + "/notes.txt") == "keep");
+  }
+  // An earlier output of sparsead may be replaced.
+  const std::string out = d / "out";
+  REQUIRE(sparsead({"test", "--model", model, "--data", ds, "--out", out, "--quiet", "--no-panels"}).rc == 0);
+  CHECK(sparsead({"test", "--model", model, "--data", ds, "--out", out, "--quiet", "--no-panels", "--overwrite"}).rc == 0);
+}
+
+TEST_CASE("cli test: needs no training images and keeps panels of images that share a stem apart") {
+  TempDir d("cli-test-stems");
+  const std::string ds = tiny_dataset(d);
+  REQUIRE(sparsead(tiny_train(ds, d / "run")).rc == 0);
+  // The test set alone, with two good images of one stem in two formats.
+  const std::string test_only = d / "test-only";
+  fs::create_directories(test_only);
+  fs::copy(ds + "/test", test_only + "/test", fs::copy_options::recursive);
+  fs::copy(ds + "/ground_truth", test_only + "/ground_truth", fs::copy_options::recursive);
+  Tensor img = data::load_image(test_only + "/test/good/000.png", 3);
+  data::save_jpeg(test_only + "/test/good/000.jpg", img, 95);
+  Run t = sparsead({"test", "--model", d / "run/model.safetensors", "--data", test_only, "--out", d / "eval", "--quiet"});
+  INFO(t.err);
+  REQUIRE(t.rc == 0);
+  CHECK(fs::exists(d / "eval/panels/good/000_png.png"));
+  CHECK(fs::exists(d / "eval/panels/good/000_jpg.png"));
+  CHECK(fs::exists(d / "eval/panels/good/001.png"));
+}

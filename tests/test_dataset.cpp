@@ -96,9 +96,11 @@ TEST_CASE("read_mvtec: missing directories and an empty training set and unreada
   TempDir d("dataset");
   CHECK_THROWS_WITH_AS(read_mvtec(d / "none"), has("missing directory '" + (d / "none") + "'"), Error);
   std::filesystem::create_directories(d / "cat/train");
-  CHECK_THROWS_WITH_AS(read_mvtec(d / "cat"), has("missing directory '" + (d / "cat/train/good") + "'"), Error);
+  // Training needs train/good with images; evaluation (require_test) does not read it.
+  CHECK_THROWS_WITH_AS(read_mvtec(d / "cat", false), has("missing directory '" + (d / "cat/train/good") + "'"), Error);
+  CHECK_THROWS_WITH_AS(read_mvtec(d / "cat"), has("missing directory '" + (d / "cat/test") + "'"), Error);
   std::filesystem::create_directories(d / "cat/train/good");
-  CHECK_THROWS_WITH_AS(read_mvtec(d / "cat"), has("empty training set"), Error);
+  CHECK_THROWS_WITH_AS(read_mvtec(d / "cat", false), has("empty training set"), Error);
   write_png(d / "cat/train/good/a.png", 1, 4, 4);
   CHECK_THROWS_WITH_AS(read_mvtec(d / "cat"), has("missing directory '" + (d / "cat/test") + "'"), Error);
   CHECK(read_mvtec(d / "cat", /*require_test=*/false).train.size() == 1);
