@@ -127,7 +127,12 @@ def alarm(g):
 
 
 def commits(g):
+    # The commit of the binary that trained (stored in the model's config) is what the figures
+    # belong to; the tree's HEAD when the JSON was written is only a fallback.
     def one(r):
+        c = (r.get("config") or {}).get("commit")
+        if c and c != "unknown":
+            return str(c)[:7]
         c = r.get("commit")
         return (str(c)[:7] if c else "?") + ("+dirty" if r.get("dirty") else "")
     return ", ".join(distinct([one(r) for r in g]))
