@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "data/image.h"
@@ -242,6 +243,9 @@ class Trainer {
   std::unique_ptr<Optimised> opt_g_, opt_d_, opt_s_;
   std::vector<Tensor> train_images_, val_images_;  // (C, S, S) in [-1, 1], CPU
   std::unique_ptr<ValidationSet> val_set_;
+  // The final phase-2 row's scores of the validation set: the finished model's, reused by
+  // finish_validation instead of scoring the same images again.
+  std::optional<AnomalyModel::Scored> final_scores_;
   std::vector<std::string> log_rows_;
   PhasePlan plan_gan_, plan_seg_;
   TrainResult result_;
@@ -385,6 +389,7 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
     if (step == plan.total || row_index % plan.val_every == 0) {
       const ValidationSet& vs = validation_set();
       AnomalyModel::Scored sc = score_images(model_, vs.images, cfg_.batch);
+      if (step == plan.total) final_scores_ = sc;
       AurocWithError a =
           bootstrap_auroc(std::vector<float>(sc.scores.begin(), sc.scores.end()), vs.labels, cfg_.seed);
       char v[96];
@@ -583,7 +588,7 @@ void Trainer::print_plan(bool skip_gan) {
 
 void Trainer::finish_validation() {
   const ValidationSet& vs = validation_set();
-  AnomalyModel::Scored sc = score_images(model_, vs.images, cfg_.batch);
+  AnomalyModel::Scored sc = final_scores_ ? *final_scores_ : score_images(model_, vs.images, cfg_.batch);
   choose_thresholds(vs, sc, cfg_);
   ValidationStats st = validation_stats(vs, sc, cfg_.pixel_threshold, static_cast<uint64_t>(cfg_.seed));
   st.g_ssim = generator_ssim(model_, val_images_, cfg_.batch);
