@@ -1,11 +1,9 @@
-// The checks the verbs share (apps/cli_verbs.h): runtime flags, output directories, the
-// dataset and its pixels, and the training configuration from its four sources.
+// The checks the verbs share (apps/cli_verbs.h): runtime flags, output directories, the dataset and its pixels, atomic text files.
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "apps/cli_verbs.h"
 #include "data/image.h"
@@ -76,108 +74,6 @@ void check_decodable(const std::vector<data::ImageItem>& items, int channels) {
   }
   for (const std::string& e : errors)
     if (!e.empty()) throw Error(e);
-}
-
-namespace {
-
-// A JSON member's value as the text Config::set parses.
-std::string json_value_text(const Json& v, const std::string& key, const std::string& file) {
-  switch (v.type()) {
-    case Json::Type::Bool: return v.as_bool() ? "true" : "false";
-    case Json::Type::Number: return v.dump();
-    case Json::Type::String: return v.as_string();
-    default: throw Error("--config '" + file + "': key '" + key + "' must be a number, string or bool");
-  }
-}
-
-std::string read_file(const std::string& path, const std::string& flag) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error(flag + " '" + path + "': no such file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(flag + " '" + path + "': cannot be read");
-  std::ostringstream os;
-  os << f.rdbuf();
-  return os.str();
-}
-
-}  // namespace
-
-Config build_train_config(const Args& a, Device device) {
-  // Gather (key, value) from the config file, then from --set, in that order.
-  struct Setting {
-    std::string key, value, source;
-  };
-  std::vector<Setting> settings;
-  if (std::optional<std::string> file = a.get("--config")) {
-    const std::string text = read_file(*file, "--config");
-    Json j;
-    try {
-      j = Json::parse(text);
-    } catch (const Error& e) {
-      throw Error("--config '" + *file + "': " + user_message(e.what()));
-    }
-    if (!j.is_object()) throw Error("--config '" + *file + "': expected a JSON object of options");
-    for (const auto& [key, value] : j.as_object()) {
-      if (key == "format_version") {
-        if (!value.is_number() || value.as_number() != kModelFormatVersion)
-          throw Error("--config '" + *file + "': format_version " + value.dump() + ", this build reads " +
-                      std::to_string(kModelFormatVersion));
-        continue;
-      }
-      settings.push_back({key, json_value_text(value, key, *file), "--config '" + *file + "'"});
-    }
-  }
-  for (const std::string& kv : a.all("--set")) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("--set expects key=value, got '" + kv + "'");
-    settings.push_back({kv.substr(0, eq), kv.substr(eq + 1), "--set"});
-  }
-
-  // The preset comes first, since every later source overrides its sizes.
-  std::string preset = device.is_cuda() ? "paper" : "cpu";
-  for (const Setting& s : settings)
-    if (s.key == "preset") preset = s.value;
-  if (std::optional<std::string> p = a.get_choice("--preset", {"cpu", "paper"})) preset = *p;
-  Config cfg;
-  if (preset != "custom") {
-    try {
-      cfg.apply_preset(preset);
-    } catch (const Error& e) {
-      throw UsageError("preset: " + user_message(e.what()));
-    }
-  }
-  cfg.preset = preset;
-  for (const Setting& s : settings) {
-    if (s.key == "preset") continue;
-    try {
-      cfg.set(s.key, s.value);
-    } catch (const Error& e) {
-      // A bad key in a file is the file's problem (1); on the command line a usage error (2).
-      if (s.source == "--set") throw UsageError("--set: " + user_message(e.what()));
-      throw Error(s.source + ": " + user_message(e.what()));
-    }
-  }
-  // The dedicated flags, checked here so the message names the flag, not the option.
-  if (std::optional<std::string> m = a.get_choice("--mode", {"sparse-kl", "residual", "mask-supervised"}))
-    cfg.set("mode", *m);
-  const int64_t kMaxEpochs = 1000000;
-  if (auto n = a.get_int("--epochs-gan", 0, kMaxEpochs)) cfg.set("epochs_gan", std::to_string(*n));
-  if (auto n = a.get_int("--epochs-seg", 0, kMaxEpochs)) cfg.set("epochs_seg", std::to_string(*n));
-  const int64_t kMaxSteps = int64_t{1} << 40;
-  if (auto n = a.get_int("--steps-gan", 0, kMaxSteps)) cfg.set("steps_gan", std::to_string(*n));
-  if (auto n = a.get_int("--steps-seg", 0, kMaxSteps)) cfg.set("steps_seg", std::to_string(*n));
-  if (a.has("--steps-gan") && a.has("--epochs-gan"))
-    throw UsageError("train: --steps-gan and --epochs-gan both set phase 1's budget; give one");
-  if (a.has("--steps-seg") && a.has("--epochs-seg"))
-    throw UsageError("train: --steps-seg and --epochs-seg both set phase 2's budget; give one");
-  if (auto n = a.get_int("--batch", 2, 4096)) cfg.set("batch", std::to_string(*n));
-  if (auto n = a.get_int("--seed", 0, (int64_t{1} << 53))) cfg.set("seed", std::to_string(*n));
-  try {
-    cfg.finalise();
-  } catch (const Error& e) {
-    throw UsageError("invalid configuration: " + user_message(e.what()));
-  }
-  return cfg;
 }
 
 void write_text_file(const std::string& path, const std::string& text) {

@@ -7,6 +7,7 @@
 
 #include "data/image.h"
 #include "layers/safetensors.h"
+#include "model/model_file.h"
 #include "model/losses.h"
 
 namespace sad {
@@ -203,42 +204,11 @@ void AnomalyModel::save(const std::string& path) const {
   save_safetensors(path, state(), {{"config", cfg_.to_json().dump()}, {"format", "sparsead"}});
 }
 
-Config config_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path) {
-  auto it = metadata.find("config");
-  SAD_CHECK(it != metadata.end(), path, ": not a sparsead model file (no 'config' in its metadata)");
-  Json j;
-  try {
-    j = Json::parse(it->second);
-  } catch (const Error& e) {
-    SAD_FAIL(path, ": config metadata is not valid JSON: ", e.what());
-  }
-  return Config::from_json(j, path);
-}
-
 AnomalyModel AnomalyModel::load(const std::string& path, Device device) {
-  SafetensorsFile f = load_safetensors(path);
-  Config cfg = config_from_metadata(f.metadata, path);
-  try {
-    cfg.validate_model();
-  } catch (const Error& e) {
-    SAD_FAIL(path, ": invalid stored config: ", e.what());
-  }
-  // Every weight finite: one NaN bias made every image of a test set "normal".
-  for (const auto& [n, t] : f.tensors) {
-    const std::vector<double> v = t.to_vector_f64();
-    const bool finite = std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
-    SAD_CHECK(finite, path, ": tensor '", n, "' holds a NaN or infinite value");
-  }
-  AnomalyModel m(cfg);
-  std::vector<std::pair<std::string, Tensor>> g_state, s_state;
-  for (auto& [n, t] : f.tensors) {
-    if (n.rfind("G.", 0) == 0) g_state.emplace_back(n.substr(2), t);
-    else if (n.rfind("S.", 0) == 0) s_state.emplace_back(n.substr(2), t);
-    else SAD_FAIL(path, ": unexpected tensor '", n, "' (a model file from another config?)");
-  }
-  m.g_->load_state(g_state, path + " (G)");
-  if (m.s_) m.s_->load_state(s_state, path + " (S)");
-  else SAD_CHECK(s_state.empty(), path, ": residual-mode config but the file holds S tensors");
+  ModelFile f = read_model_file(path);
+  AnomalyModel m(f.cfg);
+  m.g_->load_state(f.g_state, path + " (G)");
+  if (m.s_) m.s_->load_state(f.s_state, path + " (S)");  // residual files hold no S (read_model_file)
   m.to(device);
   return m;
 }

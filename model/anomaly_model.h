@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/model_file.h"
 #include "model/networks.h"
 
 namespace sad {
@@ -85,10 +86,6 @@ class AnomalyModel {
 
 // Network settings from a config.
 NetConfig net_config(const Config& cfg);
-
-// The config a model file or training checkpoint stores as JSON under the metadata key
-// `config`; errors name `path`.
-Config config_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);
 
 // The image score of METHOD.md on one raw map (S, S): max of the box-filtered map.
 double image_score_from_map(const Tensor& map_ss);

@@ -244,7 +244,8 @@ Config Config::from_json(const Json& j, const std::string& source) {
             "reads version ", kModelFormatVersion, ": retrain the model, or read it with a build of that time");
   SAD_CHECK(version == kModelFormatVersion, source, ": model format version ", version, ", this build reads version ",
             kModelFormatVersion);
-  for (const auto& [key, value] : j.as_object()) {
+  for (const auto& member : j.as_object()) {
+    const std::string& key = member.first;  // a plain reference: clang 14 cannot capture a structured binding
     if (key == "format_version") continue;
     const Field* f = nullptr;
     for (const Field& g : fields())

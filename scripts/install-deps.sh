@@ -4,7 +4,9 @@
 # our OpenMP loops then share one thread pool instead of oversubscribing the cores.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ pkg-config libopenblas-openmp-dev doctest-dev libstb-dev libbenchmark-dev)
+# clang and its runtime libraries (libFuzzer, the sanitizers): the fuzz targets (scripts/fuzz.sh).
+packages=(cmake ninja-build g++ pkg-config libopenblas-openmp-dev doctest-dev libstb-dev libbenchmark-dev
+          clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

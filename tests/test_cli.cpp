@@ -3,6 +3,7 @@
 // one error line naming the file or flag, and leave no output directory behind), the
 // panel drawing, Ctrl-C and --resume, and a tiny end-to-end synth -> train -> test ->
 // predict -> info.
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -207,8 +208,9 @@ TEST_CASE("cli bad input: corrupt image") {
 TEST_CASE("cli bad input: truncated image") {
   TempDir d("cli");
   const std::string ds = tiny_dataset(d);
-  // The header is intact (the dataset reader's header check passes), the pixels stop half way:
-  // only decoding every image before training finds it.
+  // The header is intact, the pixels stop half way: the container check of the dataset
+  // reader's header pass finds the cut chunk (a cut at a chunk boundary, only decoding every
+  // image before training would).
   const std::string full = d / "full.png";
   data::save_png(full, sad::test::byte_image(3, 64, 64, 5));  // noise: incompressible
   const std::string bytes = sad::test::read_bytes(full);
@@ -677,3 +679,4 @@ TEST_CASE("cli test: needs no training images and keeps panels of images that sh
   CHECK(fs::exists(d / "eval/panels/good/000_jpg.png"));
   CHECK(fs::exists(d / "eval/panels/good/001.png"));
 }
+

@@ -95,14 +95,20 @@ TEST_CASE("image: errors name the file and the problem") {
   sad::test::write_bytes(junk, "this is not an image at all, just some text bytes");
   CHECK_THROWS_WITH_AS(load_image(junk, 1), has("image '" + junk + "': not a PNG, JPEG or BMP image"), Error);
 
-  // Truncated PNG: the header is intact, the compressed data stops half way.
+  // Truncated PNG: the header is intact, the compressed data stops half way. The chunk walk
+  // of the container check finds it with the header, before any decoder runs (so dataset
+  // indexing, which reads headers only, refuses it before training starts).
   save_png(dir / "full.png", sad::test::byte_image(3, 64, 64, 5));  // noise: incompressible
   const std::string bytes = sad::test::read_bytes(dir / "full.png");
   const std::string cut = dir / "cut.png";
   sad::test::write_bytes(cut, bytes.substr(0, bytes.size() / 2));
-  CHECK(read_image_info(cut).width == 64);
-  CHECK_THROWS_WITH_AS(load_image(cut, 3), has("image '" + cut + "': corrupt or truncated image (stb:"), Error);
+  CHECK_THROWS_WITH_AS(read_image_info(cut), has("image '" + cut + "': corrupt PNG (truncated: a chunk of"), Error);
+  CHECK_THROWS_WITH_AS(load_image(cut, 3), has("runs past the end of the file"), Error);
   CHECK_THROWS_WITH_AS(load_mask(cut), has(cut), Error);
+  // Cut at a chunk boundary: every chunk whole, but no IEND.
+  const size_t iend = bytes.size() - 12;
+  sad::test::write_bytes(cut, bytes.substr(0, iend));
+  CHECK_THROWS_WITH_AS(load_image(cut, 3), has("image '" + cut + "': corrupt PNG (truncated: no IEND chunk)"), Error);
 
   // Truncated JPEG.
   save_jpeg(dir / "full.jpg", sad::test::byte_image(3, 64, 64, 6), 90);
@@ -200,13 +206,10 @@ TEST_CASE("image: range scaling and the model input") {
 
 namespace {
 
-// A minimal JPEG's marker segments up to its scan: SOI, a frame header, one Huffman table of
-// `symbols` symbols (its 16 counts spread them as 255 + the rest), SOS.
-std::string jpeg_with_huffman_table(size_t symbols) {
-  std::string b = "\xFF\xD8";
-  const std::string sof = std::string("\xFF\xC0\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00", 13);
-  b += sof;
-  std::string table(1, '\x00');  // class 0, id 0
+// A DHT marker segment: one Huffman table (class 0, id 0) of `symbols` symbols, its 16 counts
+// spreading them as 255 + the rest.
+std::string huffman_segment(size_t symbols) {
+  std::string table(1, '\x00');
   std::string counts(16, '\0');
   size_t left = symbols;
   for (int i = 15; i >= 0 && left > 0; --i) {
@@ -216,9 +219,16 @@ std::string jpeg_with_huffman_table(size_t symbols) {
   }
   table += counts + std::string(symbols, '\x01');
   const size_t len = table.size() + 2;
-  b += std::string("\xFF\xC4", 2) + static_cast<char>(len >> 8) + static_cast<char>(len & 0xFF) + table;
-  b += std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10) + std::string(64, '\x55') + "\xFF\xD9";
-  return b;
+  return std::string("\xFF\xC4", 2) + static_cast<char>(len >> 8) + static_cast<char>(len & 0xFF) + table;
+}
+
+// A scan header and 64 bytes of entropy-coded data.
+std::string scan() { return std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10) + std::string(64, '\x55'); }
+
+// A minimal JPEG: SOI, a frame header, one Huffman table of `symbols` symbols, a scan, EOI.
+std::string jpeg_with_huffman_table(size_t symbols) {
+  const std::string sof = std::string("\xFF\xC0\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00", 13);
+  return "\xFF\xD8" + sof + huffman_segment(symbols) + scan() + "\xFF\xD9";
 }
 
 }  // namespace
@@ -237,6 +247,57 @@ TEST_CASE("image: a JPEG whose Huffman table declares more than 256 symbols is r
   const std::string edge = dir / "edge.jpg";
   sad::test::write_bytes(edge, jpeg_with_huffman_table(256));
   CHECK_THROWS_WITH_AS(load_image(edge, 1), has("image '" + edge + "'"), Error);
+}
+
+// A progressive JPEG defines tables between its scans, and stb reads them there: the first
+// guard walked the markers only up to the first scan, and fuzz_image found such a file within
+// 20 s (UBSan: index 257 out of bounds in stbi__build_huffman). Its input is kept in
+// tests/data/fuzz/image/ as well.
+TEST_CASE("image: a Huffman table of more than 256 symbols after the first scan is refused too") {
+  TempDir dir("image-huffman-late");
+  std::string b = jpeg_with_huffman_table(10);
+  b.resize(b.size() - 2);  // before EOI: a second table and a second scan
+  b += huffman_segment(300) + scan() + "\xFF\xD9";
+  const std::string evil = dir / "late.jpg";
+  sad::test::write_bytes(evil, b);
+  CHECK_THROWS_WITH_AS(load_image(evil, 1), doctest::Contains("declares 300 symbols, at most 256"), Error);
+  CHECK_THROWS_WITH_AS(read_image_info(evil), doctest::Contains("declares 300 symbols"), Error);
+  const std::string found = std::string(SPARSEAD_SOURCE_DIR) + "/tests/data/fuzz/image/regress-huffman-after-scan.jpg";
+  CHECK_THROWS_WITH_AS(load_image(found, 1), doctest::Contains("symbols, at most 256"), Error);
+}
+
+// stb sizes its buffers from the header and the chunk lengths before it reads any data: a
+// 70-byte PNG whose chunk declared 1.2 GB made it allocate that (fuzz_image, in 20 s; the
+// input is in tests/data/fuzz/image/), and a header of 20000 x 20000 makes it allocate the
+// whole image. Such files cannot hold what they declare, and are refused by their size first.
+TEST_CASE("image: a file too short for its declared chunks or pixels is refused before stb allocates") {
+  TempDir dir("image-declared");
+  const std::string found = std::string(SPARSEAD_SOURCE_DIR) + "/tests/data/fuzz/image/regress-png-chunk-past-end.png";
+  CHECK_THROWS_WITH_AS(read_image_info(found), doctest::Contains("runs past the end of the file"), Error);
+
+  auto be32 = [](std::string& b, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + static_cast<size_t>(i)] = static_cast<char>((v >> (24 - 8 * i)) & 0xFF);
+  };
+  save_png(dir / "small.png", sad::test::byte_image(3, 4, 4, 1));
+  std::string png = sad::test::read_bytes(dir / "small.png");
+  be32(png, 16, 20000), be32(png, 20, 20000);
+  sad::test::write_bytes(dir / "huge.png", png);
+  CHECK_THROWS_WITH_AS(load_image(dir / "huge.png", 3),
+                       doctest::Contains("bytes of image data cannot hold the declared 20000 x 20000 pixels"), Error);
+
+  std::string jpeg = jpeg_with_huffman_table(10);
+  jpeg[7] = jpeg[9] = static_cast<char>(0x4E), jpeg[8] = jpeg[10] = static_cast<char>(0x20);  // SOF: 20000 x 20000
+  sad::test::write_bytes(dir / "huge.jpg", jpeg);
+  CHECK_THROWS_WITH_AS(read_image_info(dir / "huge.jpg"),
+                       doctest::Contains("corrupt JPEG (the file is too short for its declared 20000 x 20000 pixels)"),
+                       Error);
+
+  std::string bmp(54, '\0');  // BITMAPINFOHEADER, 24 bits, 20000 x 20000, no pixel data
+  bmp[0] = 'B', bmp[1] = 'M', bmp[14] = 40, bmp[28] = 24;
+  bmp[18] = bmp[22] = static_cast<char>(0x20), bmp[19] = bmp[23] = static_cast<char>(0x4E);
+  sad::test::write_bytes(dir / "huge.bmp", bmp);
+  CHECK_THROWS_WITH_AS(read_image_info(dir / "huge.bmp"),
+                       doctest::Contains("corrupt BMP (the file is too short for its declared 20000 x 20000 pixels)"), Error);
 }
 
 TEST_CASE("image: formats other than PNG JPEG and BMP are refused and an oversized header is named by its size") {
