@@ -3,6 +3,7 @@
 // on stderr and an exit code (see apps/cli.h).
 #include "apps/cli.h"
 
+#include <csignal>
 #include <exception>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ int dispatch(const std::string& verb, const Args& a, Streams& io) {
 
 int sparsead_main(int argc, char** argv, std::FILE* out, std::FILE* err) {
   using namespace cli;
+  // A file-size limit (ulimit -f) must fail a write like a full disk, with an error and a
+  // clean-up, not kill the process halfway through its output.
+  std::signal(SIGXFSZ, SIG_IGN);
   Streams io{out, err};
   auto fail = [&](const std::string& msg, int code) {
     std::fprintf(err, "sparsead: error: %s\n", user_message(msg).c_str());

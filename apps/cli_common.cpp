@@ -1,7 +1,10 @@
-// The checks the verbs share (apps/cli_verbs.h): runtime flags, output directories, the dataset and its pixels, atomic text files.
+// The checks the verbs share (apps/cli_verbs.h): runtime flags, output directories (and the
+// staged output of test and predict), the dataset and its pixels, atomic text files.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -36,6 +39,60 @@ void check_output_dir(const std::string& flag, const std::string& dir, bool allo
 void mark_output_dir(const std::string& dir) {
   fs::create_directories(dir);
   std::ofstream((fs::path(dir) / kOutputMarker).string()) << "written by sparsead; --overwrite may replace this directory\n";
+}
+
+namespace {
+
+// "<name>.partial.<pid>" -> pid, else 0.
+long staging_pid(const std::string& name, const std::string& base) {
+  const std::string prefix = base + ".partial.";
+  if (name.rfind(prefix, 0) != 0) return 0;
+  const std::string digits = name.substr(prefix.size());
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stol(digits);
+}
+
+}  // namespace
+
+StagedOutput::StagedOutput(const std::string& out) : out_(fs::path(out).lexically_normal().string()) {
+  if (out_.size() > 1 && out_.back() == '/') out_.pop_back();
+  const fs::path target(out_);
+  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string base = target.filename().string();
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw Error("--out '" + out + "': cannot create its parent directory: " + ec.message());
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const long pid = staging_pid(e.path().filename().string(), base);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+  stage_ = (parent / (base + ".partial." + std::to_string(::getpid()))).string();
+  fs::remove_all(stage_, ec);
+  mark_output_dir(stage_);
+}
+
+StagedOutput::~StagedOutput() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(stage_, ec);
+}
+
+void StagedOutput::commit() {
+  std::error_code ec;
+  const bool had_old = fs::exists(out_, ec);
+  const std::string old = out_ + ".old." + std::to_string(::getpid());
+  if (had_old) {
+    fs::rename(out_, old, ec);
+    if (ec) throw Error("--out '" + out_ + "': cannot move the earlier output aside: " + ec.message());
+  }
+  fs::rename(stage_, out_, ec);
+  if (ec) {
+    std::error_code ec2;
+    if (had_old) fs::rename(old, out_, ec2);
+    throw Error("--out '" + out_ + "': cannot move the new output into place: " + ec.message());
+  }
+  committed_ = true;
+  if (had_old) fs::remove_all(old, ec);
 }
 
 data::Dataset read_dataset(const Args& a, bool training) {

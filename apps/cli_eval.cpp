@@ -93,8 +93,10 @@ int run_test(const Args& a, Streams& io) {
   const int channels = static_cast<int>(model.config().channels);
   check_decodable(ds.test, channels);
 
-  // Everything is valid: from here on files are written.
-  mark_output_dir(out);
+  // Everything is valid: from here on files are written, into a staging directory that
+  // replaces `out` only when everything is written.
+  StagedOutput staged(out);
+  const fs::path dir_out(staged.path());
   const size_t n = ds.test.size();
   std::vector<std::string> types(n);
   std::vector<float> scores(n);
@@ -142,7 +144,7 @@ int run_test(const Args& a, Streams& io) {
     score_maps[i] = {maps[i], masks[i], static_cast<int>(w), static_cast<int>(h)};
     counts[it.type] += 1;
     if (panels) {
-      const fs::path dir = fs::path(out) / "panels" / it.type;
+      const fs::path dir = dir_out / "panels" / it.type;
       fs::create_directories(dir);
       data::save_png((dir / panel_name(it)).string(), make_panel(image, mask, p.map));
     }
@@ -155,8 +157,9 @@ int run_test(const Args& a, Streams& io) {
   std::span<const eval::ScoreMap> map_span;
   if (ds.has_masks) map_span = score_maps;  // without masks the pixel metrics are null
   eval::MetricsReport report = eval::evaluate(types, scores, labels, map_span);
-  write_text_file((fs::path(out) / "metrics.json").string(), eval::report_json(report));
-  write_text_file((fs::path(out) / "scores.csv").string(), csv);
+  write_text_file((dir_out / "metrics.json").string(), eval::report_json(report));
+  write_text_file((dir_out / "scores.csv").string(), csv);
+  staged.commit();
 
   std::fprintf(io.out, "%s", metrics_table(report, counts, static_cast<int>(n)).c_str());
   std::fprintf(io.out, "test: %zu images in %s (%.1f img/s); metrics: %s\n", n, format_duration(seconds).c_str(),
@@ -208,7 +211,8 @@ int run_predict(const Args& a, Streams& io) {
     return stem + "_heatmap.png";
   };
 
-  mark_output_dir(out);
+  StagedOutput staged(out);  // replaces `out` only when everything is written
+  const fs::path dir_out(staged.path());
   std::string csv = "path,raw_score,score,label,latency_ms\n";
   std::vector<double> latencies;
   int anomalous = 0;
@@ -219,13 +223,14 @@ int run_predict(const Args& a, Streams& io) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     latencies.push_back(ms);
     anomalous += p.anomalous ? 1 : 0;
-    data::save_png((fs::path(out) / out_name(it.path)).string(), heatmap_overlay(image, p.map));
+    data::save_png((dir_out / out_name(it.path)).string(), heatmap_overlay(image, p.map));
     const char* label = p.anomalous ? "anomalous" : "normal";
     csv += csv_field(it.path) + "," + fmt_double(p.raw_score) + "," + fmt_double(p.score) + "," + label + "," +
            fmt_double(ms) + "\n";
     if (!quiet) std::fprintf(io.out, "%s  score %.4f  %-9s  %.1f ms\n", it.path.c_str(), p.score, label, ms);
   }
-  write_text_file((fs::path(out) / "predictions.csv").string(), csv);
+  write_text_file((dir_out / "predictions.csv").string(), csv);
+  staged.commit();
 
   std::vector<double> sorted = latencies;
   std::sort(sorted.begin(), sorted.end());

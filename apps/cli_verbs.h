@@ -43,6 +43,26 @@ void check_output_dir(const std::string& flag, const std::string& dir, bool allo
 // Creates `dir` and its marker: the directory is sparsead's output, which --overwrite may replace.
 void mark_output_dir(const std::string& dir);
 
+// An output directory published whole or not at all (`test`, `predict`). Files are written
+// into a staging directory beside it (<out>.partial.<pid>, marked as sparsead's output);
+// commit() moves it into place, replacing an earlier output (already checked by
+// check_output_dir) only then. Without commit() (an error, a full disk) the destructor
+// removes the staging directory, so `out` is left exactly as it was. Staging directories
+// of dead processes (a kill -9) are removed when the next one starts.
+class StagedOutput {
+ public:
+  explicit StagedOutput(const std::string& out);
+  ~StagedOutput();
+  StagedOutput(const StagedOutput&) = delete;
+  StagedOutput& operator=(const StagedOutput&) = delete;
+  const std::string& path() const { return stage_; }  // where to write
+  void commit();
+
+ private:
+  std::string out_, stage_;
+  bool committed_ = false;
+};
+
 // The dataset of --data DIR (MVTec category) or --folder-normal/--folder-abnormal/
 // --folder-mask. `training`: the test part is optional (MVTec) and --folder-normal holds
 // the training images; otherwise test images are required and --folder-normal holds the

@@ -5,6 +5,7 @@
 // predict -> info.
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -680,3 +681,67 @@ TEST_CASE("cli test: needs no training images and keeps panels of images that sh
   CHECK(fs::exists(d / "eval/panels/good/001.png"));
 }
 
+// test and predict write into a staging directory beside --out and move it into place only
+// when everything is written. A write that fails partway (here a file-size limit, as a full
+// disk would) leaves the earlier output exactly as it was and no staging directory behind.
+TEST_CASE("cli test and predict: a write failing partway leaves the earlier output as it was") {
+  TempDir d("cli-staged");
+  const std::string ds = tiny_dataset(d);
+  const std::string model = model_file(d, "m.safetensors", [](Config&) {});
+  // A large noise image: its heatmap PNG is far over the limit below, the small ones are not.
+  const std::string big = d / "big.png";
+  data::save_png(big, sad::test::byte_image(3, 256, 256, 9));
+  const std::string inputs = d / "inputs";
+  fs::create_directories(inputs);
+  fs::copy_file(ds + "/test/hole/000.png", inputs + "/000.png");
+  auto siblings = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(d.path()))
+      if (e.path().filename().string().find(".partial.") != std::string::npos ||
+          e.path().filename().string().find(".old.") != std::string::npos)
+        names.push_back(e.path().filename().string());
+    return names;
+  };
+  auto listing = [](const std::string& dir) {
+    std::vector<std::pair<std::string, std::string>> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+      if (e.is_regular_file()) files.emplace_back(e.path().string(), sad::test::read_bytes(e.path().string()));
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  for (const char* verb : {"predict", "test"}) {
+    const std::string out = d / (std::string("out-") + verb);
+    std::vector<std::string> args = {verb, "--model", model, "--out", out, "--quiet"};
+    if (std::string(verb) == "test") args.insert(args.end(), {"--data", ds});
+    else args.insert(args.end(), {"--input", inputs});
+    const Run first = sparsead(args);
+    INFO(first.err);
+    REQUIRE(first.rc == 0);
+    const auto before = listing(out);
+    REQUIRE(before.size() >= 2);
+
+    // Again with --overwrite and the big image last, under a 16 KiB file-size limit: the
+    // small image's output is written, then the big one's fails.
+    args.push_back("--overwrite");
+    const std::string big_copy = std::string(verb) == "predict" ? inputs + "/zzz.png" : ds + "/test/good/zzz.png";
+    fs::copy_file(big, big_copy);
+    rlimit old{};
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    rlimit small_files = old;
+    small_files.rlim_cur = 16 * 1024;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &small_files) == 0);
+    const Run failed = sparsead(args);
+    // And into a new directory: nothing at all may appear.
+    std::vector<std::string> fresh_args = args;
+    const std::string fresh = d / (std::string("fresh-") + verb);
+    fresh_args[4] = fresh;
+    fresh_args.pop_back();  // --overwrite
+    const Run failed_fresh = sparsead(fresh_args);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    fs::remove(big_copy);
+    check_refused(failed, 1, "disk full", "");
+    check_refused(failed_fresh, 1, "disk full", fresh);
+    CHECK(listing(out) == before);
+    CHECK(siblings().empty());
+  }
+}
