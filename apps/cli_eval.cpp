@@ -157,8 +157,8 @@ int run_test(const Args& a, Streams& io) {
   std::span<const eval::ScoreMap> map_span;
   if (ds.has_masks) map_span = score_maps;  // without masks the pixel metrics are null
   eval::MetricsReport report = eval::evaluate(types, scores, labels, map_span);
-  write_text_file((dir_out / "metrics.json").string(), eval::report_json(report));
-  write_text_file((dir_out / "scores.csv").string(), csv);
+  write_file_atomic((dir_out / "metrics.json").string(), eval::report_json(report));
+  write_file_atomic((dir_out / "scores.csv").string(), csv);
   staged.commit();
 
   std::fprintf(io.out, "%s", metrics_table(report, counts, static_cast<int>(n)).c_str());
@@ -229,7 +229,7 @@ int run_predict(const Args& a, Streams& io) {
            fmt_double(ms) + "\n";
     if (!quiet) std::fprintf(io.out, "%s  score %.4f  %-9s  %.1f ms\n", it.path.c_str(), p.score, label, ms);
   }
-  write_text_file((dir_out / "predictions.csv").string(), csv);
+  write_file_atomic((dir_out / "predictions.csv").string(), csv);
   staged.commit();
 
   std::vector<double> sorted = latencies;

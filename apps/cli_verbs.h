@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "model/config.h"
 #include "tensor/device.h"
+#include "tensor/file_io.h"
 
 namespace sad::cli {
 
@@ -78,9 +79,6 @@ void check_decodable(const std::vector<data::ImageItem>& items, int channels);
 // then --set key=value, then the dedicated flags (--mode, --epochs-gan, ...); finalised.
 // Errors name the file, key or flag.
 Config build_train_config(const Args& a, Device device);
-
-// Writes `text` to `path` atomically (temporary file in the same directory, then rename).
-void write_text_file(const std::string& path, const std::string& text);
 
 // One CSV field, quoted when it holds a comma, quote or newline.
 std::string csv_field(const std::string& s);

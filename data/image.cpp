@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "data/image_format.h"
+#include "tensor/file_io.h"
 
 namespace sad::data {
 
@@ -116,29 +117,6 @@ void append_bytes(void* context, void* data, int size) {
   buf->insert(buf->end(), p, p + size);
 }
 
-// Writes `bytes` to a temporary beside `path`, then renames it into place.
-void write_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) image_error(path, "cannot open a temporary file for writing (" + tmp + ")");
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    f.close();
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      image_error(path, "write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ec2;
-    fs::remove(tmp, ec2);
-    image_error(path, "cannot rename the temporary into place: " + ec.message());
-  }
-}
 
 }  // namespace
 
@@ -185,7 +163,7 @@ void save_png(const std::string& path, const Tensor& image) {
   std::vector<unsigned char> file;
   if (!stbi_write_png_to_func(append_bytes, &file, w, h, c, pixels.data(), w * c))
     image_error(path, "PNG encoding failed");
-  write_atomically(path, file);
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), "image");
 }
 
 void save_jpeg(const std::string& path, const Tensor& image, int quality) {
@@ -195,7 +173,7 @@ void save_jpeg(const std::string& path, const Tensor& image, int quality) {
   std::vector<unsigned char> file;
   if (!stbi_write_jpg_to_func(append_bytes, &file, w, h, c, pixels.data(), quality))
     image_error(path, "JPEG encoding failed");
-  write_atomically(path, file);
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), "image");
 }
 
 namespace {

@@ -23,6 +23,7 @@
 #include "model/losses.h"
 #include "model/train_step.h"
 #include "model/validation.h"
+#include "tensor/file_io.h"
 
 #ifndef SPARSEAD_GIT_COMMIT
 #define SPARSEAD_GIT_COMMIT "unknown"
@@ -67,38 +68,15 @@ std::string dataset_digest(const std::vector<data::ImageItem>& items) {
   return buf;
 }
 
-// Temp name unique to this process (a dead process's leftovers are removed at start).
-void write_text_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    SAD_CHECK(f.good(), path, ": cannot write");
-    f << text;
-    f.flush();
-    if (!f.good()) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      SAD_FAIL(path, ": write failed");
-    }
-  }
-  fs::rename(tmp, path);
-}
-
-// Files named *.tmp or *.tmp.<pid> in the run directory and its samples/: the atomic
+// Files named like a writer's temporary (is_temp_name) in the run directory and its samples/: the atomic
 // writers' temporaries, left behind only by a process that died mid-write. Called with the
 // run's lock held, so no live writer owns them.
 void remove_stale_temps(const fs::path& run) {
   for (const fs::path& dir : {run, run / "samples"}) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      const size_t at = name.rfind(".tmp");
-      if (at == std::string::npos || !e.is_regular_file(ec)) continue;
-      const std::string rest = name.substr(at + 4);
-      const bool pid_suffix = rest.size() > 1 && rest[0] == '.' && rest.find_first_not_of("0123456789", 1) == std::string::npos;
-      if (rest.empty() || pid_suffix) fs::remove(e.path(), ec);
-    }
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.is_regular_file(ec) && is_temp_name(e.path().filename().string())) fs::remove(e.path(), ec);
   }
 }
 
@@ -300,7 +278,7 @@ const ValidationSet& Trainer::validation_set() {
 void Trainer::write_log() const {
   std::string text = std::string(kLogHeader) + "\n";
   for (const auto& r : log_rows_) text += r + "\n";
-  write_text_atomic(path("train_log.csv"), text);
+  write_file_atomic(path("train_log.csv"), text);
 }
 
 void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step) {
@@ -663,7 +641,7 @@ TrainResult Trainer::run() {
   finish_validation();
   result_.model_path = path("model.safetensors");
   model_.save(result_.model_path);
-  write_text_atomic(path("config.json"), cfg_.to_json().dump(2) + "\n");
+  write_file_atomic(path("config.json"), cfg_.to_json().dump(2) + "\n");
   // What the run cost, for scripts (scripts/eval-real.sh): steps, seconds, the alarm.
   Json summary = Json::object();
   summary.set("steps_gan", skip_gan ? int64_t{0} : plan_gan_.total);
@@ -672,7 +650,7 @@ TrainResult Trainer::run() {
   summary.set("seconds_seg", result_.seconds_seg);
   summary.set("generator_from", init_generator_);
   summary.set("alarm", result_.alarm);
-  write_text_atomic(path("summary.json"), summary.dump(2) + "\n");
+  write_file_atomic(path("summary.json"), summary.dump(2) + "\n");
   result_.completed = true;
   return result_;
 }

@@ -283,12 +283,14 @@ TEST_CASE("trainer: the resumed log is the checkpoint's and a dead process's tem
   test::write_bytes(part + "/train_log.csv.tmp.4242", "half");
   fs::create_directories(part + "/samples");
   test::write_bytes(part + "/samples/gan_step_0000003.png.tmp.77", "half");
+  test::write_bytes(part + "/samples/gan_step_0000004.png.tmp.77.12", "half");  // the image writer's form
   test::write_bytes(part + "/notes.tmp.txt", "a user's file");  // not ours: kept
   REQUIRE(run_cfg(ds, part, c, nullptr, true).completed);
   CHECK(log_without_rates(tmp / "full") == log_without_rates(part));
   CHECK_FALSE(fs::exists(part + "/checkpoint.safetensors.tmp.99999"));
   CHECK_FALSE(fs::exists(part + "/train_log.csv.tmp.4242"));
   CHECK_FALSE(fs::exists(part + "/samples/gan_step_0000003.png.tmp.77"));
+  CHECK_FALSE(fs::exists(part + "/samples/gan_step_0000004.png.tmp.77.12"));
   CHECK(fs::exists(part + "/notes.tmp.txt"));
   CHECK(test::read_bytes(tmp / "full/model.safetensors") == test::read_bytes(part + "/model.safetensors"));
 }
