@@ -8,17 +8,6 @@
 
 namespace sad {
 
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "--:--";
-  long t = std::lround(s);
-  char buf[32];
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
-  return buf;
-}
-
 ProgressBar::ProgressBar(std::string label, long total, std::string unit, bool quiet)
     : label_(std::move(label)),
       unit_(std::move(unit)),

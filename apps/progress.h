@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 
+#include "tensor/text.h"  // format_duration
+
 namespace sad {
 
 class ProgressBar {
@@ -30,8 +32,5 @@ class ProgressBar {
   bool interactive_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
-
-// "1:05:09" / "05:09"
-std::string format_duration(double seconds);
 
 }  // namespace sad

@@ -154,7 +154,9 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   // A NaN or Inf in the weights or the input must never become a label: "nan" compares
   // false against every threshold, so it would read as normal.
   for (double v : scores) SAD_CHECK(std::isfinite(v), "model: the image score is not finite (", v, ")");
-  for (float v : maps.to_vector()) SAD_CHECK(std::isfinite(v), "model: the anomaly map holds a non-finite value");
+  const float* m = maps.data<float>();  // on the CPU: checked in place, no copy
+  SAD_CHECK(std::all_of(m, m + maps.numel(), [](float v) { return std::isfinite(v); }),
+            "model: the anomaly map holds a non-finite value");
   return Scored{maps, scores};
 }
 

@@ -24,6 +24,7 @@
 #include "model/train_step.h"
 #include "model/validation.h"
 #include "tensor/file_io.h"
+#include "tensor/text.h"
 
 #ifndef SPARSEAD_GIT_COMMIT
 #define SPARSEAD_GIT_COMMIT "unknown"
@@ -42,15 +43,6 @@ enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kF
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string duration_text(double s) {
-  if (!std::isfinite(s) || s < 0) return "--:--";
-  const long t = std::lround(s);
-  char buf[32];
-  if (t >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
-  else std::snprintf(buf, sizeof buf, "%02ld:%02ld", t / 60, t % 60);
-  return buf;
-}
 
 // FNV-1a over the training files' names and sizes: identifies the data a model saw.
 std::string dataset_digest(const std::vector<data::ImageItem>& items) {
@@ -560,7 +552,7 @@ void Trainer::print_plan(bool skip_gan) {
                 static_cast<long long>(train_images_.size()), static_cast<long long>(val_images_.size()),
                 static_cast<long long>(b), static_cast<long long>(plan_gan_.per_epoch),
                 static_cast<long long>(plan_gan_.total), skip_gan ? " (from --init-generator, skipped)" : "",
-                static_cast<long long>(plan_seg_.total), duration_text(est).c_str());
+                static_cast<long long>(plan_seg_.total), format_duration(est).c_str());
   progress_->line(line);
 }
 

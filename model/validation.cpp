@@ -97,6 +97,34 @@ AurocWithError bootstrap_auroc(const std::vector<float>& scores, const std::vect
   return out;
 }
 
+namespace {
+
+// The scored maps on the CPU, and the defect images' maps paired with their masks (the
+// ScoreMaps view `pixels` and `masks`, so the struct is only moved, never copied).
+struct DefectMaps {
+  std::vector<float> pixels;  // every image's map, (B, 1, S, S) flattened
+  std::vector<std::vector<uint8_t>> masks;
+  std::vector<eval::ScoreMap> maps;
+};
+
+DefectMaps defect_maps(const ValidationSet& vs, const AnomalyModel::Scored& sc) {
+  DefectMaps d;
+  const int64_t s = sc.maps.dim(2), hw = s * s;
+  d.pixels = sc.maps.to_vector();
+  d.masks.reserve(vs.images.size());
+  for (size_t i = 0; i < vs.images.size(); ++i) {
+    if (!vs.labels[i]) continue;
+    const std::vector<float> m = vs.masks[i].to_vector();
+    d.masks.emplace_back(m.size());
+    std::transform(m.begin(), m.end(), d.masks.back().begin(), [](float v) { return static_cast<uint8_t>(v >= 0.5f); });
+    d.maps.push_back({std::span<const float>(d.pixels.data() + static_cast<int64_t>(i) * hw, static_cast<size_t>(hw)),
+                      d.masks.back(), static_cast<int>(s), static_cast<int>(s)});
+  }
+  return d;
+}
+
+}  // namespace
+
 ValidationStats validation_stats(const ValidationSet& vs, const AnomalyModel::Scored& sc, double pixel_threshold,
                                  uint64_t seed) {
   ValidationStats st;
@@ -107,23 +135,11 @@ ValidationStats validation_stats(const ValidationSet& vs, const AnomalyModel::Sc
   st.image_auroc_se = a.se;
   st.distinct_scores = static_cast<int64_t>(std::set<double>(sc.scores.begin(), sc.scores.end()).size());
 
-  const int64_t s = sc.maps.dim(2), hw = s * s;
-  const std::vector<float> pixels = sc.maps.to_vector();
+  const DefectMaps dm = defect_maps(vs, sc);
   int64_t above = 0;
-  for (float v : pixels) above += v >= pixel_threshold;
-  st.above_threshold = pixels.empty() ? -1 : static_cast<double>(above) / static_cast<double>(pixels.size());
-  std::vector<std::vector<uint8_t>> masks;
-  masks.reserve(vs.images.size());
-  std::vector<eval::ScoreMap> maps;
-  for (size_t i = 0; i < vs.images.size(); ++i) {
-    if (!vs.labels[i]) continue;
-    std::vector<float> m = vs.masks[i].to_vector();
-    masks.emplace_back(m.size());
-    std::transform(m.begin(), m.end(), masks.back().begin(), [](float v) { return static_cast<uint8_t>(v >= 0.5f); });
-    maps.push_back({std::span<const float>(pixels.data() + static_cast<int64_t>(i) * hw, static_cast<size_t>(hw)),
-                    masks.back(), static_cast<int>(s), static_cast<int>(s)});
-  }
-  if (auto p = eval::pixel_auroc(maps)) st.pixel_auroc = *p;
+  for (float v : dm.pixels) above += v >= pixel_threshold;
+  st.above_threshold = dm.pixels.empty() ? -1 : static_cast<double>(above) / static_cast<double>(dm.pixels.size());
+  if (auto p = eval::pixel_auroc(dm.maps)) st.pixel_auroc = *p;
   return st;
 }
 
@@ -154,20 +170,11 @@ void choose_thresholds(const ValidationSet& vs, const AnomalyModel::Scored& sc, 
   auto f1 = eval::f1_max(scores, vs.labels);
   cfg.image_threshold = f1 ? f1->threshold : (*lo + *hi) / 2;
   // Pixel threshold: best pixel F1 on the perturbed images' masks.
-  const int64_t s = sc.maps.dim(2), hw = s * s;
-  const std::vector<float> pixels = sc.maps.to_vector();
-  std::vector<std::vector<uint8_t>> masks;
-  masks.reserve(vs.images.size());
-  std::vector<eval::ScoreMap> sm;
+  const DefectMaps dm = defect_maps(vs, sc);
   float pmin = INFINITY, pmax = -INFINITY;
-  for (size_t i = 0; i < vs.images.size(); ++i) {
-    if (!vs.labels[i]) continue;
-    std::vector<float> m = vs.masks[i].to_vector();
-    masks.emplace_back(m.begin(), m.end());
-    std::span<const float> px(pixels.data() + static_cast<int64_t>(i) * hw, static_cast<size_t>(hw));
-    for (float v : px) pmin = std::min(pmin, v), pmax = std::max(pmax, v);
-    sm.push_back({px, masks.back(), static_cast<int>(s), static_cast<int>(s)});
-  }
+  for (const eval::ScoreMap& m : dm.maps)
+    for (float v : m.scores) pmin = std::min(pmin, v), pmax = std::max(pmax, v);
+  const std::vector<eval::ScoreMap>& sm = dm.maps;
   if (!sm.empty()) {
     auto pf = eval::pixel_f1_max(sm);
     cfg.pixel_threshold = pf ? pf->threshold : (pmin + pmax) / 2;
