@@ -89,7 +89,6 @@ int main(int argc, char** argv) {
   }
   if (phase_s.empty()) usage("--phase is required");
   try {
-    (void)num_threads();  // applies SPARSEAD_THREADS now, so that --threads below wins over it
     if (threads > 0) set_num_threads(static_cast<int>(threads));
     o.device = resolve_device(device_s);
     const bench::Phase phase = bench::parse_phase(phase_s);

@@ -58,6 +58,9 @@ int initial_threads() {
 
 void set_num_threads(int n) {
   SAD_CHECK(n >= 1, "thread count must be >= 1, got ", n);
+  // SPARSEAD_THREADS is applied once, at the first call of num_threads() (the first op):
+  // apply it now, so that the count set here (--threads) wins over the environment.
+  (void)num_threads();
   omp_set_num_threads(n);
 }
 

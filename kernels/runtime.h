@@ -17,7 +17,7 @@ bool cuda_available();
 Device resolve_device(std::string_view spec);
 
 // CPU threads for OpenMP loops and OpenBLAS (one pool: the OpenMP build of OpenBLAS).
-// Default: SPARSEAD_THREADS if set, else OpenMP's default.
+// Default: SPARSEAD_THREADS if set, else OpenMP's default; set_num_threads wins over both.
 void set_num_threads(int n);
 int num_threads();
 

@@ -1,5 +1,8 @@
 // Tensor basics: shapes, views sharing storage, copies, dtype conversion, and errors that
 // name the op and both shapes.
+#include <cstdlib>
+#include <string>
+
 #include "kernels/ops.h"
 #include "kernels/runtime.h"
 #include "test_util.h"
@@ -82,6 +85,21 @@ TEST_CASE("device: auto resolves to the CPU without a GPU - cuda is then an erro
   CHECK_THROWS_AS(resolve_device("cuda"), Error);
   CHECK_THROWS_WITH_AS(resolve_device("tpu"), doctest::Contains("unknown device 'tpu'"), Error);
   CHECK_THROWS_AS(Tensor::zeros({2}, DType::F32, Device::cuda()), Error);
+}
+
+// SPARSEAD_THREADS used to be applied at the first op, after the command line had applied
+// --threads, so the environment silently won. (ctest runs each case in a fresh process, where
+// this one fails on the old code; after other cases in one process it passes either way.)
+TEST_CASE("threads: a count set before the first op wins over SPARSEAD_THREADS") {
+  const char* old = std::getenv("SPARSEAD_THREADS");
+  const std::string saved = old ? old : "";
+  setenv("SPARSEAD_THREADS", "1", 1);
+  set_num_threads(2);
+  Tensor a = Tensor::full({4}, 1.0), out = Tensor::zeros({4});
+  ops::unary_forward({ops::UnaryKind::Relu}, a, out);  // the first op of this process
+  CHECK(num_threads() == 2);
+  if (old) setenv("SPARSEAD_THREADS", saved.c_str(), 1);
+  else unsetenv("SPARSEAD_THREADS");
 }
 
 TEST_CASE("rng: fixed seeds replay and streams differ") {
