@@ -1,6 +1,8 @@
 // The flag parser and help generator of apps/cli_args.h.
 #include "apps/cli_args.h"
 
+#include "tensor/text.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -21,14 +23,7 @@ std::string see_help(const std::string& verb) { return " (see 'sparsead " + verb
 
 }  // namespace
 
-std::optional<int64_t> parse_int(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || end == s.c_str() || *end != '\0') return std::nullopt;
-  return static_cast<int64_t>(v);
-}
+std::optional<int64_t> parse_int(const std::string& s) { return parse_int64(s); }
 
 std::optional<double> parse_double(const std::string& s) {
   if (s.empty()) return std::nullopt;

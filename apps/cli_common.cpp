@@ -11,6 +11,7 @@
 #include "apps/cli_verbs.h"
 #include "data/image.h"
 #include "kernels/runtime.h"
+#include "tensor/text.h"
 
 namespace sad::cli {
 
@@ -48,8 +49,8 @@ long staging_pid(const std::string& name, const std::string& base) {
   const std::string prefix = base + ".partial.";
   if (name.rfind(prefix, 0) != 0) return 0;
   const std::string digits = name.substr(prefix.size());
-  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return 0;
-  return std::stol(digits);
+  const std::optional<int64_t> pid = parse_int64(digits);
+  return pid && *pid > 0 && *pid < (int64_t{1} << 31) ? static_cast<long>(*pid) : 0;
 }
 
 }  // namespace

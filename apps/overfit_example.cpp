@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/runtime.h"
+#include "tensor/text.h"
 #include "layers/example_net.h"
 
 namespace {
@@ -19,9 +20,9 @@ namespace {
   std::exit(2);
 }
 long parse_int(const char* flag, const char* s, long lo, long hi) {
-  char* end = nullptr;
-  long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi)
+  const std::optional<int64_t> n = sad::parse_int64(s);
+  const long v = n ? static_cast<long>(*n) : lo - 1;
+  if (!n || v < lo || v > hi)
     usage_error(std::string(flag) + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
                 "], got '" + s + "'");
   return v;

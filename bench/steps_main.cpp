@@ -19,6 +19,7 @@
 #include "bench/bench_util.h"
 #include "bench/workload.h"
 #include "kernels/runtime.h"
+#include "tensor/text.h"
 #include "tensor/json.h"
 #if SPARSEAD_HAVE_CUDA_OPS
 #include "kernels/cuda/cuda_ops.h"
@@ -60,10 +61,9 @@ double process_cpu_ms() {
 }
 
 int64_t to_int(const std::string& flag, const std::string& v, int64_t lo) {
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (end == v.c_str() || *end != '\0' || n < lo) usage(flag + " needs an integer >= " + std::to_string(lo));
-  return n;
+  const std::optional<int64_t> n = sad::parse_int64(v);
+  if (!n || *n < lo) usage(flag + " needs an integer >= " + std::to_string(lo));
+  return *n;
 }
 
 }  // namespace

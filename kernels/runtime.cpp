@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tensor/check.h"
+#include "tensor/text.h"
 
 #if SPARSEAD_HAVE_CUDA_OPS
 #include "kernels/cuda/cuda_ops.h"
@@ -46,11 +47,9 @@ Device resolve_device(std::string_view spec) {
 namespace {
 int initial_threads() {
   if (const char* env = std::getenv("SPARSEAD_THREADS")) {
-    char* end = nullptr;
-    long n = std::strtol(env, &end, 10);
-    SAD_CHECK(end != env && *end == '\0' && n >= 1 && n <= 1024, "SPARSEAD_THREADS='", env,
-              "' is not a thread count in [1, 1024]");
-    omp_set_num_threads(static_cast<int>(n));
+    const std::optional<int64_t> n = parse_int64(env);
+    SAD_CHECK(n && *n >= 1 && *n <= 1024, "SPARSEAD_THREADS='", env, "' is not a thread count in [1, 1024]");
+    omp_set_num_threads(static_cast<int>(*n));
   }
   return omp_get_max_threads();
 }

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "tensor/check.h"
+#include "tensor/text.h"
 
 namespace sad {
 
@@ -87,11 +88,9 @@ const Field& find_field(const std::string& key) {
 }
 
 int64_t parse_int(const std::string& key, const std::string& v) {
-  errno = 0;
-  char* end = nullptr;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  SAD_CHECK(!v.empty() && end && *end == '\0' && errno == 0, "option '", key, "' expects an integer, got '", v, "'");
-  return x;
+  const std::optional<int64_t> x = parse_int64(v);
+  SAD_CHECK(x.has_value(), "option '", key, "' expects an integer, got '", v, "'");
+  return *x;
 }
 
 double parse_double(const std::string& key, const std::string& v) {

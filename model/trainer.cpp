@@ -100,12 +100,9 @@ class RunLock {
 int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path) {
   auto it = f.metadata.find(key);
   SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "' (not a checkpoint of this build)");
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(it->second.c_str(), &end, 10);
-  SAD_CHECK(!it->second.empty() && *end == '\0' && errno == 0 && v >= 0, path, ": checkpoint metadata '", key,
-            "' is not a non-negative integer ('", it->second, "')");
-  return v;
+  const std::optional<int64_t> v = parse_int64(it->second);
+  SAD_CHECK(v && *v >= 0, path, ": checkpoint metadata '", key, "' is not a non-negative integer ('", it->second, "')");
+  return *v;
 }
 double meta_double(const SafetensorsFile& f, const std::string& key, const std::string& path) {
   auto it = f.metadata.find(key);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "tensor/json.h"
+#include "tensor/text.h"
 #include "test_util.h"
 
 using namespace sad;
@@ -294,4 +295,12 @@ TEST_CASE("json typed lookups: errors name the document and the key") {
   CHECK(message([&] { Json::parse("[1]").get_number("a", "metrics"); }) == "metrics: expected an object, got array");
   CHECK(message([&] { Json::parse("1").as_string(); }) == "JSON: expected string, got number");
   CHECK(message([&] { Json::parse("[1]")[3]; }) == "JSON: index 3 out of range for an array of 1");
+}
+
+TEST_CASE("text: parse_int64 takes a whole decimal integer and nothing else") {
+  CHECK(sad::parse_int64("0") == 0);
+  CHECK(sad::parse_int64("-42") == -42);
+  CHECK(sad::parse_int64("9223372036854775807") == INT64_MAX);
+  for (const char* bad : {"", " 1", "1 ", "+1", "1.0", "1e3", "0x10", "12a", "9223372036854775808", "-"})
+    CHECK_MESSAGE(!sad::parse_int64(bad).has_value(), "'" << bad << "'");
 }
