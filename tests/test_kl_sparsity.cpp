@@ -68,15 +68,6 @@ Naive naive_kl_sparsity(const Tensor& logits, const Tensor& residual, const Tens
 
 Tensor labels_of(const std::vector<double>& y) { return Tensor::from_vector_f64(y, {static_cast<int64_t>(y.size())}); }
 
-ops::KlSparsityParams kl_params(float rho, float beta, float lambda, bool weak) {
-  ops::KlSparsityParams p;
-  p.rho = rho;
-  p.beta_kl = beta;
-  p.lambda_fit = lambda;
-  p.weak_labels = weak;
-  return p;
-}
-
 // dL/dlogits through autograd with seed 1.
 Tensor kl_grad(const Tensor& logits, const Tensor& residual, const Tensor& labels, const ops::KlSparsityParams& p) {
   Variable v(logits.clone(), true);
@@ -118,7 +109,7 @@ TEST_CASE("kl_sparsity forward and backward: hand-computed at logits 0 (M = 0.5)
 
   // weak_labels = false: L = mean (1 - M) r + beta_kl KL(rho || 0.5) = 0.5 + KL; labels
   // ignored; every gradient is (KL'(0.5) - r) s / (B HW).
-  ops::KlSparsityParams q = kl_params(0.03f, 1.0f, 1.0f, false);
+  ops::KlSparsityParams q{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = false};
   CHECK(kl_sparsity(Variable(l), r, y, q).data().item() == doctest::Approx(0.5 + kl).epsilon(1e-14));
   check_close(kl_grad(l, r, y, q).to_vector_f64(), std::vector<double>(18, ((2 - 4 * rho) - 1) * 0.25 / 18), 1e-16,
               1e-13, "gradient at M = 0.5, no labels");
@@ -131,10 +122,19 @@ TEST_CASE("kl_sparsity forward: direct computation / weak labels / mixed labels"
     std::vector<double> labels;
     ops::KlSparsityParams p;
   };
-  for (const Case& c : {Case{{3, 1, 5, 7}, {1, 0, 1}, kl_params(0.05f, 2.0f, 0.7f, true)},
-                        Case{{1, 1, 1, 1}, {1}, kl_params(0.03f, 1.0f, 1.0f, true)},
-                        Case{{2, 1, 4, 3}, {0, 0}, kl_params(0.03f, 1.0f, 1.0f, true)},
-                        Case{{4, 1, 3, 5}, {0, 1, 1, 0}, kl_params(0.1f, 0.5f, 3.0f, true)}}) {
+  for (const Case& c :
+       {Case{{3, 1, 5, 7},
+             {1, 0, 1},
+             ops::KlSparsityParams{.rho = 0.05f, .beta_kl = 2.0f, .lambda_fit = 0.7f, .weak_labels = true}},
+        Case{{1, 1, 1, 1},
+             {1},
+             ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}},
+        Case{{2, 1, 4, 3},
+             {0, 0},
+             ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}},
+        Case{{4, 1, 3, 5},
+             {0, 1, 1, 0},
+             ops::KlSparsityParams{.rho = 0.1f, .beta_kl = 0.5f, .lambda_fit = 3.0f, .weak_labels = true}}}) {
     Tensor l = random_tensor(c.shape, seed, -4, 2), r = random_tensor(c.shape, seed + 1, 0, 2);
     Tensor y = labels_of(c.labels);
     Naive want = naive_kl_sparsity(l, r, y, c.p);
@@ -158,7 +158,8 @@ TEST_CASE("kl_sparsity forward: direct computation / weak_labels = false ignores
   uint64_t seed = 311;
   for (Shape s : {Shape{3, 1, 5, 7}, Shape{1, 1, 2, 3}}) {
     Tensor l = random_tensor(s, seed, -4, 2), r = random_tensor(s, seed + 1, 0, 2);
-    ops::KlSparsityParams p = kl_params(0.02f, 10.0f, 1.0f, false);
+    ops::KlSparsityParams p =
+        ops::KlSparsityParams{.rho = 0.02f, .beta_kl = 10.0f, .lambda_fit = 1.0f, .weak_labels = false};
     Tensor y1 = Tensor::full({s[0]}, 1.0, DType::F64), y0 = Tensor::zeros({s[0]}, DType::F64);
     Naive want = naive_kl_sparsity(l, r, y1, p);
     Tensor stats;
@@ -181,12 +182,25 @@ TEST_CASE("kl_sparsity gradcheck (float64)") {
     std::vector<double> labels;
     ops::KlSparsityParams p;
   };
-  for (const Case& c : {Case{{1, 1, 1, 1}, {1}, kl_params(0.03f, 1.0f, 1.0f, true)},
-                        Case{{1, 1, 5, 7}, {0}, kl_params(0.03f, 1.0f, 1.0f, true)},
-                        Case{{3, 1, 5, 7}, {1, 0, 1}, kl_params(0.05f, 2.0f, 0.7f, true)},
-                        Case{{2, 1, 3, 4}, {1, 1}, kl_params(0.03f, 1.0f, 1.0f, true)},
-                        Case{{3, 1, 5, 7}, {1, 0, 1}, kl_params(0.02f, 10.0f, 1.0f, false)},
-                        Case{{1, 1, 1, 1}, {0}, kl_params(0.02f, 10.0f, 1.0f, false)}}) {
+  for (const Case& c :
+       {Case{{1, 1, 1, 1},
+             {1},
+             ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}},
+        Case{{1, 1, 5, 7},
+             {0},
+             ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}},
+        Case{{3, 1, 5, 7},
+             {1, 0, 1},
+             ops::KlSparsityParams{.rho = 0.05f, .beta_kl = 2.0f, .lambda_fit = 0.7f, .weak_labels = true}},
+        Case{{2, 1, 3, 4},
+             {1, 1},
+             ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}},
+        Case{{3, 1, 5, 7},
+             {1, 0, 1},
+             ops::KlSparsityParams{.rho = 0.02f, .beta_kl = 10.0f, .lambda_fit = 1.0f, .weak_labels = false}},
+        Case{{1, 1, 1, 1},
+             {0},
+             ops::KlSparsityParams{.rho = 0.02f, .beta_kl = 10.0f, .lambda_fit = 1.0f, .weak_labels = false}}}) {
     Tensor l = random_tensor(c.shape, seed, -4, 2), r = random_tensor(c.shape, seed + 1, 0, 2);
     Tensor y = labels_of(c.labels);
     std::string name = "kl_sparsity " + shape_str(c.shape) + (c.p.weak_labels ? " weak" : " no labels");
@@ -220,7 +234,8 @@ TEST_CASE("kl_sparsity gradcheck with clamped rho^: the KL gradient vanishes the
   // KL term alone (lambda_fit = 0): exactly zero gradient on the clamped images, not on
   // the third. An unclamped KL' at rho^ ~ 2e-9 would be ~ -rho / rho^ ~ -1e7, times
   // s / HW ~ 6e-11: a gradient of ~ 1e-3, far from zero.
-  ops::KlSparsityParams kl_only = kl_params(0.03f, 1.0f, 0.0f, true);
+  ops::KlSparsityParams kl_only =
+      ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 0.0f, .weak_labels = true};
   auto g = kl_grad(l, r, y, kl_only).to_vector_f64();
   for (int k = 0; k < 70; ++k) REQUIRE(g[k] == 0.0);
   double mid_norm = 0;
@@ -238,7 +253,8 @@ TEST_CASE("kl_sparsity gradcheck with clamped rho^: the KL gradient vanishes the
 
   // weak_labels = false with the whole batch saturated low: batch rho^ clamped.
   Tensor all_lo = random_tensor({2, 1, 3, 5}, seed + 4, -21, -19), r2 = random_tensor({2, 1, 3, 5}, seed + 5, 0, 2);
-  ops::KlSparsityParams nolab = kl_params(0.02f, 10.0f, 0.0f, false);
+  ops::KlSparsityParams nolab =
+      ops::KlSparsityParams{.rho = 0.02f, .beta_kl = 10.0f, .lambda_fit = 0.0f, .weak_labels = false};
   auto g2 = kl_grad(all_lo, r2, labels_of({0, 1}), nolab).to_vector_f64();
   // Only the fit term's gradient remains: -r s / (B HW), about 1e-10 here.
   double max_g = 0;
@@ -261,7 +277,7 @@ TEST_CASE("kl_sparsity stability: logits +-50 give finite values and gradients")
     for (bool weak : {true, false}) {
       for (std::vector<double> labels : {std::vector<double>{1, 0, 1}, std::vector<double>{0, 1, 0}}) {
         Tensor y = Tensor::from_vector_f64(labels, {3}, dt);
-        ops::KlSparsityParams p = kl_params(0.03f, 1.0f, 1.0f, weak);
+        ops::KlSparsityParams p{.weak_labels = weak};  // rho 0.03, beta 1, lambda 1
         Variable v(l.clone(), true);
         Tensor stats;
         Variable loss = kl_sparsity(v, rr, y, p, &stats);
@@ -284,7 +300,10 @@ TEST_CASE("kl_sparsity errors: shapes and rho") {
   CHECK_THROWS_AS(kl_sparsity(l, Tensor::zeros({2, 1, 4, 3}), y, {}), sad::Error);  // residual shape
   CHECK_THROWS_AS(kl_sparsity(l, r, Tensor::zeros({3}), {}), sad::Error);           // labels length
   CHECK_THROWS_AS(kl_sparsity(Variable(Tensor::zeros({2, 2, 4, 4})), Tensor::zeros({2, 2, 4, 4}), y, {}),
-                  sad::Error);                                                           // two channels
-  CHECK_THROWS_AS(kl_sparsity(l, r, y, kl_params(0.0f, 1.0f, 1.0f, true)), sad::Error);  // rho outside (0, 1)
-  CHECK_THROWS_AS(kl_sparsity(l, r, Tensor::zeros({2}, DType::F64), {}), sad::Error);    // dtype differs
+                  sad::Error);  // two channels
+  CHECK_THROWS_AS(
+      kl_sparsity(l, r, y,
+                  ops::KlSparsityParams{.rho = 0.0f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}),
+      sad::Error);                                                                     // rho outside (0, 1)
+  CHECK_THROWS_AS(kl_sparsity(l, r, Tensor::zeros({2}, DType::F64), {}), sad::Error);  // dtype differs
 }
