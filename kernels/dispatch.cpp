@@ -2,6 +2,7 @@
 // Every shape rule of every op lives here, so the CPU and CUDA versions can trust their
 // inputs.
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "kernels/cpu/cpu_ops.h"
@@ -454,6 +455,19 @@ void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const 
   check_shape(op, "dlogits", dlogits, logits.shape());
   check_scalar(op, "dloss", dloss);
   SAD_RUN(logits, bce_with_logits_backward, logits, target, dloss, dlogits);
+}
+
+std::vector<double> gaussian_taps(int window, double sigma) {
+  SAD_CHECK(window >= 1 && sigma > 0, "gaussian_taps: window must be >= 1 and sigma > 0, got ", window, ", ", sigma);
+  std::vector<double> g(static_cast<size_t>(window));
+  double sum = 0;
+  for (int k = 0; k < window; ++k) {
+    const double d = k - window / 2;
+    g[static_cast<size_t>(k)] = std::exp(-d * d / (2 * sigma * sigma));
+    sum += g[static_cast<size_t>(k)];
+  }
+  for (double& v : g) v /= sum;
+  return g;
 }
 
 Shape ssim_map_shape(const SsimParams& p, const Shape& in) {

@@ -233,6 +233,10 @@ struct SsimParams {
   bool same_size = true;
 };
 Shape ssim_map_shape(const SsimParams& p, const Shape& in);
+// Normalised 1-D Gaussian taps g[0 .. window), g[t] proportional to exp(-d^2 / (2 sigma^2))
+// with d = t - window/2, summing to 1 (in double). The one tap builder: the SSIM window on
+// both devices (its 2-D window is the outer product g g^T) and the anomaly-map blur.
+std::vector<double> gaussian_taps(int window, double sigma);
 void ssim_forward(const SsimParams& p, const Tensor& x /*(N,C,H,W)*/, const Tensor& y /*(N,C,H,W)*/,
                   Tensor& map /*(N,C,Ho,Wo)*/);
 void ssim_backward(const SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx, Tensor* dy);

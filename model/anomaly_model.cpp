@@ -6,6 +6,7 @@
 #include <map>
 
 #include "data/image.h"
+#include "kernels/ops.h"
 #include "layers/safetensors.h"
 #include "model/model_file.h"
 #include "model/losses.h"
@@ -90,10 +91,7 @@ Tensor gaussian_blur(const Tensor& map_hw, double sigma) {
   SAD_CHECK(map_hw.ndim() == 2 && sigma > 0, "gaussian_blur: expects an (H, W) map and sigma > 0");
   const int64_t h = map_hw.dim(0), w = map_hw.dim(1);
   const int r = std::max(1, static_cast<int>(std::ceil(3.0 * sigma)));
-  std::vector<double> g(static_cast<size_t>(2 * r + 1));
-  double sum = 0;
-  for (int i = -r; i <= r; ++i) sum += g[static_cast<size_t>(i + r)] = std::exp(-0.5 * i * i / (sigma * sigma));
-  for (double& x : g) x /= sum;
+  const std::vector<double> g = ops::gaussian_taps(2 * r + 1, sigma);
   std::vector<float> src = map_hw.to_vector(), tmp(src.size()), dst(src.size());
   auto at = [](const std::vector<float>& v, int64_t y, int64_t x, int64_t hh, int64_t ww) {
     return (y < 0 || y >= hh || x < 0 || x >= ww) ? 0.0 : static_cast<double>(v[static_cast<size_t>(y * ww + x)]);

@@ -18,20 +18,6 @@ namespace sad::cpu {
 
 namespace {
 
-// Normalised 1-D Gaussian taps g[0 .. window), centred at window/2. The 2-D window is
-// the outer product g g^T, which then also sums to 1.
-std::vector<double> gaussian_taps(int window, double sigma) {
-  std::vector<double> g(static_cast<size_t>(window));
-  double sum = 0;
-  for (int k = 0; k < window; ++k) {
-    double d = k - window / 2;
-    g[k] = std::exp(-d * d / (2 * sigma * sigma));
-    sum += g[k];
-  }
-  for (double& v : g) v /= sum;
-  return g;
-}
-
 // One plane's geometry: input h x w, output ho x wo, and the offset `off` (the padding)
 // that maps output (i, j) to the window's first input (i - off, j - off).
 struct Plane {
@@ -126,7 +112,7 @@ void ssim_forward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, Te
     const T* px = x.data<T>();  // (N, C, H, W)
     const T* py = y.data<T>();  // (N, C, H, W)
     T* pm = map.data<T>();      // (N, C, Ho, Wo)
-    const std::vector<double> g = gaussian_taps(p.window, p.sigma);
+    const std::vector<double> g = ops::gaussian_taps(p.window, p.sigma);
     const Plane s = plane_of(p, x);
     const double c1 = std::pow(double(p.k1) * p.data_range, 2), c2 = std::pow(double(p.k2) * p.data_range, 2);
     const int64_t planes = x.dim(0) * x.dim(1);
@@ -167,7 +153,7 @@ void ssim_backward(const ops::SsimParams& p, const Tensor& x, const Tensor& y, c
     const T* pdm = dmap.data<T>();  // (N, C, Ho, Wo)
     T* pdx = dx ? dx->data<T>() : nullptr;
     T* pdy = dy ? dy->data<T>() : nullptr;
-    const std::vector<double> g = gaussian_taps(p.window, p.sigma);
+    const std::vector<double> g = ops::gaussian_taps(p.window, p.sigma);
     const Plane s = plane_of(p, x);
     const double c1 = std::pow(double(p.k1) * p.data_range, 2), c2 = std::pow(double(p.k2) * p.data_range, 2);
     const int64_t planes = x.dim(0) * x.dim(1), hw = s.h * s.w, howo = s.ho * s.wo;

@@ -235,17 +235,11 @@ __global__ void __launch_bounds__(kThreads) ssim_adjoint_kernel(Taps taps, Geome
   }
 }
 
-// The reference's taps: exp(-d^2 / (2 sigma^2)) for d = -k/2 .. k/2, normalised in double.
+// The reference's taps (ops::gaussian_taps, normalised in double), as floats.
 Taps make_taps(int window, float sigma) {
-  std::vector<double> g(static_cast<size_t>(window));
-  double sum = 0.0;
-  for (int t = 0; t < window; ++t) {
-    const double d = t - window / 2;
-    g[t] = std::exp(-d * d / (2.0 * double(sigma) * double(sigma)));
-    sum += g[t];
-  }
+  const std::vector<double> g = ops::gaussian_taps(window, sigma);
   Taps taps{};
-  for (int t = 0; t < window; ++t) taps.g[t] = static_cast<float>(g[t] / sum);
+  for (int t = 0; t < window; ++t) taps.g[t] = static_cast<float>(g[static_cast<size_t>(t)]);
   return taps;
 }
 
