@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,24 @@
 namespace sad::test {
 
 inline Device cuda_device() { return Device::cuda(0); }
+
+// The sanitizer subset: with SPARSEAD_PARITY_SMALL=1 (gpu-check.sh sets it for
+// compute-sanitizer, which slows kernels 10-100x and racecheck far more) a parity case
+// whose largest tensor holds more than 2^16 elements returns at once; the small cases
+// still cover every kernel's bounds, tails and multi-block paths.
+inline bool parity_small() {
+  static const bool small = [] {
+    const char* v = std::getenv("SPARSEAD_PARITY_SMALL");
+    return v && std::string(v) == "1";
+  }();
+  return small;
+}
+inline bool skip_large(std::initializer_list<Shape> shapes) {
+  if (!parity_small()) return false;
+  for (const Shape& s : shapes)
+    if (shape_numel(s) > (int64_t{1} << 16)) return true;
+  return false;
+}
 
 // Uniform float32 values in [lo, hi) from a fixed seed, on the CPU.
 inline Tensor random_f32(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0) {

@@ -12,6 +12,9 @@
 #include "cuda_parity_aligned.h"
 #include "kernels/ops.h"
 
+// Selected by gpu-check.sh and compute-sanitizer as --test-suite=cuda.
+TEST_SUITE_BEGIN("cuda");
+
 using namespace sad;
 using namespace sad::test;
 
@@ -133,6 +136,7 @@ struct BinaryCase {
 };
 
 void binary_parity(ops::BinaryKind kind, const BinaryCase& bc, uint64_t seed, int64_t lead) {
+  if (skip_large({bc.a, bc.b})) return;
   const ops::BinaryParams p{kind};
   const Shape out_shape = ops::broadcast_shape(bc.a, bc.b);
   const std::string ctx = std::string("binary ") + ops::binary_name(kind) + " " + shape_str(bc.a) + " with " +
@@ -244,3 +248,5 @@ TEST_CASE("cuda parity: adam_step / one fused update per step" * doctest::skip(!
       }
     }
 }
+
+TEST_SUITE_END();

@@ -13,6 +13,9 @@
 #include "cuda_parity_util.h"
 #include "kernels/ops.h"
 
+// Selected by gpu-check.sh and compute-sanitizer as --test-suite=cuda.
+TEST_SUITE_BEGIN("cuda");
+
 using namespace sad;
 using namespace sad::test;
 
@@ -29,6 +32,7 @@ constexpr double kDloss = 0.75;
 namespace {
 
 void pointwise_parity(ops::PointwiseLossKind kind, const Shape& shape, uint64_t seed) {
+  if (skip_large({shape})) return;
   const std::string ctx = ctx_of(kind == ops::PointwiseLossKind::Mse ? "mse" : "l1", shape, seed);
   INFO(ctx);
   ops::PointwiseLossParams p;
@@ -89,6 +93,7 @@ TEST_CASE("cuda parity: pointwise_loss (mse / l1) forward and backward" * doctes
 namespace {
 
 void bce_parity(const Shape& shape, uint64_t seed) {
+  if (skip_large({shape})) return;
   const std::string ctx = ctx_of("bce_with_logits", shape, seed);
   INFO(ctx);
   // Logits in [-12, 12]: both saturated tails of the stable form; soft targets in [0, 1].
@@ -141,6 +146,7 @@ TEST_CASE("cuda parity: bce_with_logits forward and backward" * doctest::skip(!s
 namespace {
 
 void focal_parity(const ops::FocalParams& p, const Shape& shape, bool binary_targets, uint64_t seed) {
+  if (skip_large({shape})) return;
   const std::string ctx = ctx_of("focal_loss", shape, seed) + " gamma " + std::to_string(p.gamma) + " alpha " +
                           std::to_string(p.alpha) + (binary_targets ? " binary" : " soft");
   INFO(ctx);
@@ -210,6 +216,7 @@ Tensor blend(const Tensor& x, const Tensor& noise, double w) {
 }
 
 void ssim_parity(const ops::SsimParams& p, const Shape& shape, double w, uint64_t seed) {
+  if (skip_large({shape})) return;
   const std::string ctx = ctx_of("ssim", shape, seed) + (p.same_size ? " same" : " valid") + " window " +
                           std::to_string(p.window) + " blend " + std::to_string(w);
   INFO(ctx);
@@ -284,3 +291,5 @@ TEST_CASE("cuda parity: ssim refuses a window beyond the kernel's limit" * docte
   Tensor map = Tensor::empty({1, 1, 70, 70}, DType::F32, cuda_device());
   CHECK_THROWS_AS(ops::ssim_forward(ssim_params(true, 65, 10.0f), x, y, map), sad::Error);
 }
+
+TEST_SUITE_END();

@@ -18,11 +18,13 @@
 #include "cuda_parity_util.h"
 #include "kernels/ops.h"
 
+// Selected by gpu-check.sh and compute-sanitizer as --test-suite=cuda.
+TEST_SUITE_BEGIN("cuda");
+
 using namespace sad;
 using namespace sad::test;
 
 namespace {
-
 
 // GuardedCuda's odd guard puts the output at an unaligned address (the scalar path of a
 // vectorised kernel). This one keeps the view 16-byte aligned (the float4 path): 16 guard
@@ -66,6 +68,7 @@ class AlignedGuardedCuda {
 namespace {
 
 void fusion_parity(const Shape& shape, uint64_t seed) {
+  if (skip_large({shape})) return;
   const std::string ctx = ctx_of("fusion", shape, seed);
   INFO(ctx);
   const Shape os{shape[0], 3 * shape[1], shape[2], shape[3]};
@@ -155,6 +158,7 @@ std::vector<double> column(const Tensor& stats, int col) {
 }
 
 void kl_parity(const ops::KlSparsityParams& p, const KlCase& c, uint64_t seed) {
+  if (skip_large({c.shape})) return;
   const std::string ctx = ctx_of("kl_sparsity", c.shape, seed) + (p.weak_labels ? " weak" : " batch-level") + " rho " +
                           std::to_string(p.rho) + ": " + c.what;
   INFO(ctx);
@@ -202,15 +206,6 @@ void kl_parity(const ops::KlSparsityParams& p, const KlCase& c, uint64_t seed) {
   check_bitwise_equal(dlog2.view(), dlog.view(), ctx + ": dlogits");
 }
 
-ops::KlSparsityParams kl_params(bool weak, float rho, float beta_kl, float lambda_fit = 1.0f) {
-  ops::KlSparsityParams p;
-  p.weak_labels = weak;
-  p.rho = rho;
-  p.beta_kl = beta_kl;
-  p.lambda_fit = lambda_fit;
-  return p;
-}
-
 }  // namespace
 
 TEST_CASE("cuda parity: kl_sparsity forward and backward / weak labels" * doctest::skip(!sad::cuda_available())) {
@@ -227,8 +222,11 @@ TEST_CASE("cuda parity: kl_sparsity forward and backward / weak labels" * doctes
       {{16, 1, 256, 256}, {1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0}, usual, "paper preset batch"},
   };
   uint64_t seed = 7000;
-  for (const KlCase& c : cases) kl_parity(kl_params(true, 0.03f, 1.0f), c, seed += 10);
-  kl_parity(kl_params(true, 0.1f, 2.5f, 0.5f), cases[0], seed += 10);  // non-default weights
+  for (const KlCase& c : cases)
+    kl_parity(ops::KlSparsityParams{.rho = 0.03f, .beta_kl = 1.0f, .lambda_fit = 1.0f, .weak_labels = true}, c,
+              seed += 10);
+  kl_parity(ops::KlSparsityParams{.rho = 0.1f, .beta_kl = 2.5f, .lambda_fit = 0.5f, .weak_labels = true}, cases[0],
+            seed += 10);  // non-default weights
 }
 
 TEST_CASE("cuda parity: kl_sparsity forward and backward / batch-level prior" * doctest::skip(!sad::cuda_available())) {
@@ -243,5 +241,9 @@ TEST_CASE("cuda parity: kl_sparsity forward and backward / batch-level prior" * 
       {{16, 1, 256, 256}, std::vector<float>(16, 1.0f), usual, "paper preset batch"},
   };
   uint64_t seed = 8000;
-  for (const KlCase& c : cases) kl_parity(kl_params(false, 0.02f, 10.0f), c, seed += 10);
+  for (const KlCase& c : cases)
+    kl_parity(ops::KlSparsityParams{.rho = 0.02f, .beta_kl = 10.0f, .lambda_fit = 1.0f, .weak_labels = false}, c,
+              seed += 10);
 }
+
+TEST_SUITE_END();

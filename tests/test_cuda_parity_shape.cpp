@@ -13,6 +13,9 @@
 #include "cuda_parity_aligned.h"
 #include "kernels/ops.h"
 
+// Selected by gpu-check.sh and compute-sanitizer as --test-suite=cuda.
+TEST_SUITE_BEGIN("cuda");
+
 using namespace sad;
 using namespace sad::test;
 
@@ -33,6 +36,7 @@ struct ConcatCase {
 };
 
 void concat_split_parity(const ConcatCase& cc, uint64_t seed, int64_t lead) {
+  if (skip_large({cc.base})) return;
   const ops::ConcatParams p{cc.axis};
   std::vector<Tensor> parts, parts64, parts_cuda;
   Shape whole_shape = cc.base;
@@ -199,6 +203,7 @@ TEST_CASE("cuda parity: avg_pool2d forward and backward / both count_include_pad
   const Shape shapes[] = {{1, 1, 1, 1}, {2, 3, 7, 9}, {1, 2, 5, 6}, {3, 1, 11, 4}};
   uint64_t seed = 3600;
   auto run = [&](const Shape& xs, const Geometry& g, bool include_pad, int64_t lead) {
+    if (skip_large({xs})) return;
     ops::AvgPoolParams p;
     p.kernel = g.kernel;
     p.stride = g.stride;
@@ -283,3 +288,5 @@ TEST_CASE("cuda parity: reduce sum and mean over everything and over each axis" 
         dx.check_guards(ctx + ": backward");
       }
 }
+
+TEST_SUITE_END();

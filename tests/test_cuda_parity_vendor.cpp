@@ -8,6 +8,9 @@
 #include "cuda_parity_util.h"
 #include "kernels/ops.h"
 
+// Selected by gpu-check.sh and compute-sanitizer as --test-suite=cuda.
+TEST_SUITE_BEGIN("cuda");
+
 using namespace sad;
 using namespace sad::test;
 
@@ -30,6 +33,7 @@ struct ConvCase {
 };
 
 void conv_parity(const ConvCase& cc, uint64_t seed) {
+  if (skip_large({cc.x, cc.w})) return;
   const std::string ctx = shape_ctx("conv2d", cc.x, cc.w, seed);
   INFO(ctx << " stride " << cc.p.stride_h << "x" << cc.p.stride_w << " pad " << cc.p.pad_h << "x" << cc.p.pad_w);
   const int64_t N = cc.x[0], Ci = cc.x[1], Co = cc.w[0], KH = cc.w[2], KW = cc.w[3];
@@ -142,6 +146,7 @@ TEST_CASE("cuda parity: gemm in all four transpose combinations" * doctest::skip
 namespace {
 
 void batch_norm_parity(const Shape& xs, bool training, uint64_t seed) {
+  if (skip_large({xs})) return;
   const std::string ctx =
       std::string("batch_norm2d ") + (training ? "train " : "eval ") + shape_str(xs) + " seed " + std::to_string(seed);
   INFO(ctx);
@@ -206,3 +211,5 @@ TEST_CASE("cuda parity: batch_norm2d train and eval forward and backward" * doct
     batch_norm_parity(s, false, seed += 10);
   }
 }
+
+TEST_SUITE_END();

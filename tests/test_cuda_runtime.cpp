@@ -6,9 +6,13 @@
 #include <string>
 
 #include "cuda_parity_util.h"
+#include "kernels/ops.h"
 #if SPARSEAD_HAVE_CUDA_OPS
 #include "kernels/cuda/cuda_context.h"
 #endif
+
+// Selected by gpu-check.sh and compute-sanitizer as --test-suite=cuda.
+TEST_SUITE_BEGIN("cuda");
 
 using namespace sad;
 using namespace sad::test;
@@ -104,3 +108,35 @@ TEST_CASE("cuda sum_all: matches a double sum and repeats bit for bit" * doctest
   }
 }
 #endif
+
+#if SPARSEAD_HAVE_CUDA_OPS
+namespace {
+// Free device memory of at least `bytes` (evaluated once, at registration, like cuda_available).
+bool device_has(size_t bytes) {
+  if (!cuda_available()) return false;
+  size_t free_bytes = 0, total = 0;
+  return cudaMemGetInfo(&free_bytes, &total) == cudaSuccess && free_bytes >= bytes;
+}
+}  // namespace
+
+// Every element-wise kernel and the reductions index with 64 bits; no other test reaches 2^31
+// elements. 2^31 + 2^20 + 7 floats (8.6 GB): fill, an in-place unary op, the whole sum, and the
+// last elements read back. Skipped where the device lacks 10 GB free.
+TEST_CASE("cuda 64-bit indexing: fill, unary and sum over more than 2^31 elements" *
+          doctest::skip(!device_has(size_t{10} << 30))) {
+  const int64_t n = (int64_t{1} << 31) + (int64_t{1} << 20) + 7;
+  Tensor t = Tensor::empty({n}, DType::F32, Device::cuda(0));
+  ops::fill(t, 0.5f);
+  ops::unary_forward({ops::UnaryKind::Affine, 2.0f, -0.75f}, t, t);  // 0.25 everywhere
+  const std::vector<float> tail = t.slice0(n - 5, n).to(Device::cpu()).to_vector();
+  for (float v : tail) CHECK(v == 0.25f);
+  CHECK(t.slice0(int64_t{1} << 31, (int64_t{1} << 31) + 1).to(Device::cpu()).item() == 0.25);
+  Tensor sum = Tensor::empty(ops::reduce_shape({ops::ReduceKind::Sum, -1}, t.shape()), DType::F32, Device::cuda(0));
+  ops::reduce_forward({ops::ReduceKind::Sum, -1}, t, sum);
+  const double expected = 0.25 * static_cast<double>(n);
+  INFO("sum " << sum.to(Device::cpu()).item() << ", expected " << expected);
+  CHECK(std::abs(sum.to(Device::cpu()).item() - expected) <= 1e-5 * expected);
+}
+#endif
+
+TEST_SUITE_END();

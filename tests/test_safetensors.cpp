@@ -477,7 +477,8 @@ TEST_CASE("safetensors save: atomic write / failures leave no temporary and the 
   }
 }
 
-TEST_CASE("safetensors save: CUDA tensors are copied to the host" * doctest::skip(!sad::cuda_available())) {
+TEST_CASE("safetensors save: CUDA tensors are copied to the host" * doctest::test_suite("cuda") *
+          doctest::skip(!sad::cuda_available())) {
   TempDir dir;
   Tensor host = test::random_tensor({3, 5}, 11, -1, 1, DType::F32);
   Tensor dev = host.to(resolve_device("cuda"));

@@ -9,9 +9,15 @@
 // still queued can be handed out at once: the next user's work is queued after them.
 // On cudaMalloc failure the cache is released (after a stream synchronisation) and the
 // allocation retried once.
+//
+// SPARSEAD_CUDA_NO_CACHE=1 (set by gpu-check.sh for compute-sanitizer) bypasses the cache:
+// every tensor gets a cudaMalloc of exactly its size and is freed with cudaFree at once,
+// so memcheck sees a write past a tensor's end (the rounding would hide it) and a use
+// after free (reuse would hide it).
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -32,6 +38,14 @@ size_t size_class(size_t nbytes) {
   return (nbytes + grain - 1) / grain * grain;
 }
 
+bool cache_bypassed() {
+  static const bool bypass = [] {
+    const char* v = std::getenv("SPARSEAD_CUDA_NO_CACHE");
+    return v && std::string(v) == "1";
+  }();
+  return bypass;
+}
+
 class CachingAllocator final : public Allocator {
  public:
   void* allocate(size_t nbytes) override {
@@ -40,7 +54,9 @@ class CachingAllocator final : public Allocator {
     ++stats_.num_allocs;
     void* p = nullptr;
     auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
+    if (bypass_) {
+      p = device_malloc(nbytes == 0 ? 1 : nbytes);
+    } else if (it != free_.end() && !it->second.empty()) {
       p = it->second.back();
       it->second.pop_back();
       stats_.cached_bytes -= size;
@@ -66,8 +82,17 @@ class CachingAllocator final : public Allocator {
     }
     const size_t size = it->second;
     live_.erase(it);
-    free_[size].push_back(ptr);
     stats_.bytes_in_use -= size;
+    if (bypass_) {
+      // Queued kernels may still use the block: cudaFree waits for the device.
+      const cudaError_t err = cudaFree(ptr);
+      if (err != cudaSuccess && err != cudaErrorCudartUnloading) {
+        std::fprintf(stderr, "sparsead: cuda allocator: cudaFree failed: %s\n", cudaGetErrorString(err));
+        std::abort();
+      }
+      return;
+    }
+    free_[size].push_back(ptr);
     stats_.cached_bytes += size;
   }
 
@@ -118,6 +143,7 @@ class CachingAllocator final : public Allocator {
     ++stats_.num_releases;
   }
 
+  const bool bypass_ = cache_bypassed();
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> free_;  // size class -> cached blocks
   std::unordered_map<void*, size_t> live_;               // block in use -> its size class
