@@ -1,13 +1,13 @@
 // The flag parser and help generator of apps/cli_args.h.
 #include "apps/cli_args.h"
 
-#include "tensor/text.h"
-
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+
+#include "tensor/text.h"
 
 namespace sad::cli {
 

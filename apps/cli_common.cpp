@@ -39,7 +39,8 @@ void check_output_dir(const std::string& flag, const std::string& dir, bool allo
 
 void mark_output_dir(const std::string& dir) {
   fs::create_directories(dir);
-  std::ofstream((fs::path(dir) / kOutputMarker).string()) << "written by sparsead; --overwrite may replace this directory\n";
+  std::ofstream((fs::path(dir) / kOutputMarker).string())
+      << "written by sparsead; --overwrite may replace this directory\n";
 }
 
 namespace {
@@ -133,7 +134,6 @@ void check_decodable(const std::vector<data::ImageItem>& items, int channels) {
   for (const std::string& e : errors)
     if (!e.empty()) throw Error(e);
 }
-
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;

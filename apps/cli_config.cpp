@@ -78,7 +78,8 @@ std::vector<VerbSpec> make_specs() {
                "example:\n  sparsead synth --out data/fabric --seed 1 --size 64\n"});
   v.push_back({"train",
                "train --data DIR --out RUN [--preset cpu|paper] [--mode M] [--steps-gan N] [--steps-seg N]\n"
-               "                      [--epochs-gan N] [--epochs-seg N] [--batch N] [--seed N] [--config FILE] [--set key=value ...] [--resume]",
+               "                      [--epochs-gan N] [--epochs-seg N] [--batch N] [--seed N] [--config FILE] [--set "
+               "key=value ...] [--resume]",
                "Trains on the normal images only: phase 1 the GAN (G and D), phase 2 the segmenter S, then\n"
                "thresholds on held-out validation images. Writes RUN/model.safetensors, RUN/config.json,\n"
                "RUN/train_log.csv and a checkpoint every few minutes (atomically). Ctrl-C finishes the current step,\n"
@@ -101,7 +102,8 @@ std::vector<VerbSpec> make_specs() {
                              "set any option; repeatable, and takes several: --set rho=0.05 width=8", true},
                             {"--resume", "", "continue the interrupted run in RUN from its checkpoint"},
                             {"--init-generator", "MODEL",
-                             "start from MODEL's generator and skip phase 1 (shares it between modes); MODEL is a model file or the checkpoint.safetensors of a run past phase 1"},
+                             "start from MODEL's generator and skip phase 1 (shares it between modes); MODEL is a "
+                             "model file or the checkpoint.safetensors of a run past phase 1"},
                         },
                         runtime_flags("no progress bar: one line per epoch"))),
                config_keys_epilog() +

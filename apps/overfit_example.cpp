@@ -8,8 +8,8 @@
 #include <string>
 
 #include "kernels/runtime.h"
-#include "tensor/text.h"
 #include "layers/example_net.h"
+#include "tensor/text.h"
 
 namespace {
 [[noreturn]] void usage_error(const std::string& msg) {

@@ -18,8 +18,8 @@ void accumulate_into(Tensor& slot, const Tensor& g) {
     slot = g;
     return;
   }
-  SAD_CHECK(slot.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()),
-            " does not match ", shape_str(slot.shape()));
+  SAD_CHECK(slot.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()), " does not match ",
+            shape_str(slot.shape()));
   Tensor sum = slot.clone();
   ops::axpy(1.0f, g, sum);
   slot = sum;

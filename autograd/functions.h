@@ -39,13 +39,13 @@ Variable mul(const Variable& a, const Variable& b);
 // ---- shape ---------------------------------------------------------------------------------
 Variable concat(const std::vector<Variable>& xs, int axis);
 std::vector<Variable> split(const Variable& x, const std::vector<int64_t>& sizes, int axis);
-Variable upsample_nearest(const Variable& x, int scale);                       // (N,C,H,W) -> (N,C,sH,sW)
-Variable resize_bilinear(const Variable& x, int64_t out_h, int64_t out_w);      // align_corners = false
+Variable upsample_nearest(const Variable& x, int scale);                    // (N,C,H,W) -> (N,C,sH,sW)
+Variable resize_bilinear(const Variable& x, int64_t out_h, int64_t out_w);  // align_corners = false
 Variable avg_pool2d(const Variable& x, const ops::AvgPoolParams& p);
 
 // ---- reductions ------------------------------------------------------------------------------
-Variable sum(const Variable& x);                // -> (1)
-Variable mean(const Variable& x);               // -> (1)
+Variable sum(const Variable& x);                  // -> (1)
+Variable mean(const Variable& x);                 // -> (1)
 Variable mean_axis(const Variable& x, int axis);  // keeps the axis with size 1
 
 // ---- losses (mean reduction, output shape (1)) ----------------------------------------------

@@ -53,16 +53,16 @@ struct ConvCase {
 std::vector<ConvCase> conv_cases(const Preset& p) {
   const int64_t s = p.size, w = p.width, c = p.channels, b = p.batch;
   return {
-      {"G.enc.0.0", b, c, w, s, 3, 2, 1},             // C -> w, stride 2, S -> S/2
+      {"G.enc.0.0", b, c, w, s, 3, 2, 1},               // C -> w, stride 2, S -> S/2
       {"G.enc.3.1", b, 8 * w, 8 * w, s / 16, 3, 1, 1},  // deepest, S/16
-      {"G.dec.3.2", b, w, w, s, 3, 1, 1},             // full resolution
-      {"D.net.2", b, w, 2 * w, s / 2, 4, 2, 1},       // 4x4 stride 2
-      {"D.net.4", b, 4 * w, 8 * w, s / 8, 4, 1, 1},   // 4x4 stride 1, deepest
-      {"S.stem.0", 2 * b, c, w, s, 3, 1, 1},          // on [x~; x^]
+      {"G.dec.3.2", b, w, w, s, 3, 1, 1},               // full resolution
+      {"D.net.2", b, w, 2 * w, s / 2, 4, 2, 1},         // 4x4 stride 2
+      {"D.net.4", b, 4 * w, 8 * w, s / 8, 4, 1, 1},     // 4x4 stride 1, deepest
+      {"S.stem.0", 2 * b, c, w, s, 3, 1, 1},            // on [x~; x^]
       {"S.enc1.0.conv2", 2 * b, w, w, s / 2, 3, 1, 1},
       {"S.enc4.1.conv1", 2 * b, 8 * w, 8 * w, s / 16, 3, 1, 1},
-      {"S.fuse1", b, 3 * w, w, s / 2, 1, 1, 0},       // 1x1 on [a, b, |a-b|]
-      {"S.refine1.0", b, 3 * w, w, s / 2, 3, 1, 1},   // concat(up(d_2), z_1)
+      {"S.fuse1", b, 3 * w, w, s / 2, 1, 1, 0},      // 1x1 on [a, b, |a-b|]
+      {"S.refine1.0", b, 3 * w, w, s / 2, 3, 1, 1},  // concat(up(d_2), z_1)
       {"S.head_conv", b, w, w, s, 3, 1, 1},
   };
 }
@@ -79,9 +79,9 @@ std::shared_ptr<ConvFixture> make_conv(const ConvCase& cc, Device d, bool backwa
   f->cc = cc;
   f->p = {cc.stride, cc.stride, cc.pad, cc.pad};
   const int64_t ho = ops::conv2d_out_size(cc.h, cc.k, cc.stride, cc.pad);
-  f->x = random_tensor({cc.n, cc.ci, cc.h, cc.h}, 1, d);        // (N, Ci, H, W)
+  f->x = random_tensor({cc.n, cc.ci, cc.h, cc.h}, 1, d);                // (N, Ci, H, W)
   f->w = random_tensor({cc.co, cc.ci, cc.k, cc.k}, 2, d, -0.1f, 0.1f);  // (Co, Ci, K, K)
-  f->out = Tensor::empty({cc.n, cc.co, ho, ho}, DType::F32, d);  // (N, Co, Ho, Wo)
+  f->out = Tensor::empty({cc.n, cc.co, ho, ho}, DType::F32, d);         // (N, Co, Ho, Wo)
   f->flops = conv2d_flops(f->x.shape(), f->w.shape(), f->out.shape());
   const std::string what = std::string("conv2d ") + cc.layer;
   std::vector<float> xh = f->x.to_vector(), wh = f->w.to_vector();
@@ -195,9 +195,9 @@ void register_gemm(Device d) {
     add(name, [=](benchmark::State& st) {
       GemmFixture& f = fixture<GemmFixture>(name, [&] {
         auto g = std::make_shared<GemmFixture>();
-        g->a = random_tensor({gc.m, gc.k}, 7, d);                                               // (M, K)
+        g->a = random_tensor({gc.m, gc.k}, 7, d);                                        // (M, K)
         g->b = random_tensor(gc.trans_b ? Shape{gc.n, gc.k} : Shape{gc.k, gc.n}, 8, d);  // (K, N) or (N, K)
-        g->c = Tensor::empty({gc.m, gc.n}, DType::F32, d);                                      // (M, N)
+        g->c = Tensor::empty({gc.m, gc.n}, DType::F32, d);                               // (M, N)
         g->p.trans_b = gc.trans_b;
         ops::gemm(g->p, g->a, g->b, g->c);
         std::vector<float> ah = g->a.to_vector(), bh = g->b.to_vector(), ch = g->c.to_vector();
@@ -228,8 +228,7 @@ struct FusionFixture {
 void register_fusion(Device d, const std::string& tag, const Shape& shape /*(N, C, H, W) of a and b*/) {
   const int64_t n = shape_numel(shape);
   for (bool backward : {false, true}) {
-    const std::string name =
-        std::string(backward ? "fusion_backward/" : "fusion_forward/") + device_tag(d) + "/" + tag;
+    const std::string name = std::string(backward ? "fusion_backward/" : "fusion_forward/") + device_tag(d) + "/" + tag;
     add(name, [=](benchmark::State& st) {
       FusionFixture& f = fixture<FusionFixture>(name, [&] {
         auto g = std::make_shared<FusionFixture>();
@@ -360,7 +359,8 @@ void register_copy(Device d, int64_t bytes, const std::string& what) {
       g->dst.copy_from(g->src);
       std::vector<float> a = g->src.to_vector(), b = g->dst.to_vector();
       for (int64_t i : sample_indices(bytes / 4, 64, 20))
-        expect_close(b[static_cast<size_t>(i)], a[static_cast<size_t>(i)], 0, 0, name + ", element " + std::to_string(i));
+        expect_close(b[static_cast<size_t>(i)], a[static_cast<size_t>(i)], 0, 0,
+                     name + ", element " + std::to_string(i));
       return g;
     });
     timed_loop(st, d, [&] {
@@ -384,8 +384,7 @@ struct SsimFixture {
 void register_ssim(Device d, const Preset& pr) {
   const Shape shape{pr.batch, pr.channels, pr.size, pr.size};
   for (bool backward : {false, true}) {
-    const std::string name =
-        std::string(backward ? "ssim_backward/" : "ssim_forward/") + device_tag(d) + "/" + pr.tag;
+    const std::string name = std::string(backward ? "ssim_backward/" : "ssim_forward/") + device_tag(d) + "/" + pr.tag;
     add(name, [=](benchmark::State& st) {
       SsimFixture& f = fixture<SsimFixture>(name, [&] {
         auto g = std::make_shared<SsimFixture>();
@@ -449,8 +448,8 @@ void register_unary(Device d, const Preset& pr) {
   for (const Kind& k : {Kind{"relu", {ops::UnaryKind::Relu}}, Kind{"leaky_relu", {ops::UnaryKind::LeakyRelu, 0.2f}},
                         Kind{"tanh", {ops::UnaryKind::Tanh}}}) {
     for (bool backward : {false, true}) {
-      const std::string name = std::string(k.name) + (backward ? "_backward/" : "_forward/") + device_tag(d) + "/" +
-                               pr.tag;
+      const std::string name =
+          std::string(k.name) + (backward ? "_backward/" : "_forward/") + device_tag(d) + "/" + pr.tag;
       add(name, [=](benchmark::State& st) {
         UnaryFixture& f = fixture<UnaryFixture>(name, [&] {
           auto g = std::make_shared<UnaryFixture>();

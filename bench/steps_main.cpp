@@ -19,8 +19,8 @@
 #include "bench/bench_util.h"
 #include "bench/workload.h"
 #include "kernels/runtime.h"
-#include "tensor/text.h"
 #include "tensor/json.h"
+#include "tensor/text.h"
 #if SPARSEAD_HAVE_CUDA_OPS
 #include "kernels/cuda/cuda_ops.h"
 #endif
@@ -78,14 +78,22 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") usage("times one phase of training or inference");
     if (i + 1 >= argc) usage("missing value after " + a);
     std::string v = argv[++i];
-    if (a == "--phase") phase_s = v;
-    else if (a == "--preset") o.preset = v;
-    else if (a == "--batch") o.batch = to_int(a, v, 2);
-    else if (a == "--threads") threads = to_int(a, v, 1);
-    else if (a == "--device") device_s = v;
-    else if (a == "--steps") steps = to_int(a, v, 1);
-    else if (a == "--warmup") warmup = to_int(a, v, 0);
-    else usage("unknown flag " + a);
+    if (a == "--phase")
+      phase_s = v;
+    else if (a == "--preset")
+      o.preset = v;
+    else if (a == "--batch")
+      o.batch = to_int(a, v, 2);
+    else if (a == "--threads")
+      threads = to_int(a, v, 1);
+    else if (a == "--device")
+      device_s = v;
+    else if (a == "--steps")
+      steps = to_int(a, v, 1);
+    else if (a == "--warmup")
+      warmup = to_int(a, v, 0);
+    else
+      usage("unknown flag " + a);
   }
   if (phase_s.empty()) usage("--phase is required");
   try {

@@ -8,9 +8,7 @@
 
 namespace sad::bench {
 
-const char* phase_name(Phase p) {
-  return p == Phase::Gan ? "phase1" : p == Phase::Seg ? "phase2" : "inference";
-}
+const char* phase_name(Phase p) { return p == Phase::Gan ? "phase1" : p == Phase::Seg ? "phase2" : "inference"; }
 
 Phase parse_phase(const std::string& s) {
   if (s == "phase1" || s == "gan") return Phase::Gan;
@@ -67,8 +65,8 @@ Workload::Workload(Phase phase, const WorkloadOptions& o)
       const double fx = rng.uniform(1, 6), fy = rng.uniform(1, 6), ph = rng.uniform(0, 6.3);
       for (int64_t yy = 0; yy < s; ++yy)
         for (int64_t xx = 0; xx < s; ++xx) {
-          const double v = 0.6 * std::sin(fx * xx / s * 6.283 + ph) * std::cos(fy * yy / s * 6.283) +
-                           0.2 * rng.uniform(-1, 1);
+          const double v =
+              0.6 * std::sin(fx * xx / s * 6.283 + ph) * std::cos(fy * yy / s * 6.283) + 0.2 * rng.uniform(-1, 1);
           x[static_cast<size_t>(((i * c + ch) * s + yy) * s + xx)] = static_cast<float>(v);
         }
     }

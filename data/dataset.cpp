@@ -151,8 +151,7 @@ Dataset read_mvtec(const std::string& category_dir, bool require_test) {
   if (!require_test || is_dir(train)) {
     require_dir(train, "normal training images");
     ds.train = make_items(list_images(train.string()), kGoodType, false);
-    if (ds.train.empty() && !require_test)
-      SAD_FAIL("dataset: empty training set: no images in '", train.string(), "'");
+    if (ds.train.empty() && !require_test) SAD_FAIL("dataset: empty training set: no images in '", train.string(), "'");
   }
 
   const fs::path test = root / "test";

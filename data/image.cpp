@@ -74,8 +74,8 @@ void decode(const std::string& path, Decoded& out) {
   require_regular_file(path);
   const std::vector<uint8_t> bytes = read_file_bytes(path, kMaxFileBytes);
   ImageInfo info = inspect(path, bytes);
-  out.pixels = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &out.width, &out.height,
-                                     &out.channels, 0);
+  out.pixels =
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &out.width, &out.height, &out.channels, 0);
   if (!out.pixels) image_error(path, "corrupt or truncated image (stb: " + stb_reason() + ")");
   if (out.width != info.width || out.height != info.height || out.channels < 1 || out.channels > 4)
     image_error(path, "decoded size disagrees with its header");
@@ -116,7 +116,6 @@ void append_bytes(void* context, void* data, int size) {
   auto* p = static_cast<unsigned char*>(data);
   buf->insert(buf->end(), p, p + size);
 }
-
 
 }  // namespace
 

@@ -12,7 +12,9 @@ namespace sad::data {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& path, const std::string& problem) { SAD_FAIL("image '", path, "': ", problem); }
+[[noreturn]] void bad(const std::string& path, const std::string& problem) {
+  SAD_FAIL("image '", path, "': ", problem);
+}
 
 uint32_t be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
 uint32_t be32(const uint8_t* p) { return (be16(p) << 16) | be16(p + 2); }
@@ -40,7 +42,8 @@ void check_png_data(const std::string& path, const std::vector<uint8_t>& b, cons
     const uint64_t len = be32(&b[p]);
     if (len > 0x7FFFFFFFu || p + 12 + len > b.size())
       bad(path, "corrupt PNG (truncated: a chunk of " + std::to_string(len) + " bytes runs past the end of the file)");
-    const std::string type(b.begin() + static_cast<std::ptrdiff_t>(p + 4), b.begin() + static_cast<std::ptrdiff_t>(p + 8));
+    const std::string type(b.begin() + static_cast<std::ptrdiff_t>(p + 4),
+                           b.begin() + static_cast<std::ptrdiff_t>(p + 8));
     if (type == "IDAT") idat += len;
     iend = type == "IEND";
     p += 12 + len;
@@ -95,7 +98,8 @@ ContainerInfo inspect_jpeg(const std::string& path, const std::vector<uint8_t>& 
       // Every 8 x 8 block of the first component costs at least one bit (a Huffman code of
       // its DC difference), so a file shorter than that cannot hold the declared size; stb
       // would allocate the whole image first (from a 100-byte file, gigabytes).
-      const uint64_t blocks = static_cast<uint64_t>((info.width + 7) / 8) * static_cast<uint64_t>((info.height + 7) / 8);
+      const uint64_t blocks =
+          static_cast<uint64_t>((info.width + 7) / 8) * static_cast<uint64_t>((info.height + 7) / 8);
       if (within_limit(info) && blocks > 8 * static_cast<uint64_t>(b.size()))
         bad(path, "corrupt JPEG (the file is too short for its declared " + dims(info) + " pixels)");
       return info;
@@ -123,8 +127,8 @@ void refuse_oversized_huffman_tables(const std::string& path, const std::vector<
       size_t symbols = 0;
       for (size_t c = 1; c <= 16; ++c) symbols += b[k + c];
       if (symbols > 256)
-        bad(path, "corrupt JPEG (a Huffman table at byte " + std::to_string(k) + " declares " + std::to_string(symbols) +
-                      " symbols, at most 256)");
+        bad(path, "corrupt JPEG (a Huffman table at byte " + std::to_string(k) + " declares " +
+                      std::to_string(symbols) + " symbols, at most 256)");
       remaining -= static_cast<int64_t>(17 + symbols);
       k += 17 + symbols;
     }

@@ -139,8 +139,8 @@ void BatchLoader::stop_producer() {
 
 void BatchLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   SAD_CHECK(epoch >= 0, "BatchLoader: epoch must be >= 0, got ", epoch);
-  SAD_CHECK(first_batch >= 0 && first_batch <= num_batches(), "BatchLoader: first batch ", first_batch,
-            " outside [0, ", num_batches(), "]");
+  SAD_CHECK(first_batch >= 0 && first_batch <= num_batches(), "BatchLoader: first batch ", first_batch, " outside [0, ",
+            num_batches(), "]");
   stop_producer();
   epoch_ = epoch;
   order_ = epoch_order(epoch);

@@ -20,11 +20,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::array<const char*, 10> kDirs = {"train/good",      "test/good",        "test/crack",
-                                           "test/hole",       "ground_truth/crack", "ground_truth/hole",
-                                           "ground_truth/good", "",               "test",
-                                           "ground_truth"};
-const std::array<const char*, 10> kStems = {"000", "001", "002", "a", "b", "000_mask", "001_mask", "a_mask", ".h", "x y"};
+const std::array<const char*, 10> kDirs = {
+    "train/good",        "test/good",         "test/crack", "test/hole", "ground_truth/crack",
+    "ground_truth/hole", "ground_truth/good", "",           "test",      "ground_truth"};
+const std::array<const char*, 10> kStems = {"000",      "001",      "002",    "a",  "b",
+                                            "000_mask", "001_mask", "a_mask", ".h", "x y"};
 const std::array<const char*, 8> kExts = {".png", ".PNG", ".jpg", ".jpeg", ".bmp", ".txt", "", ".png.bak"};
 constexpr int kContents = 9;  // the last is "a directory"
 
@@ -32,10 +32,13 @@ std::vector<std::vector<uint8_t>> make_bank() {
   auto image = [](int c, int h, int w, bool jpeg, bool mask) {
     Tensor t = Tensor::zeros({c, h, w});
     float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = mask ? ((i % w) >= w / 2 ? 1.0f : 0.0f) : static_cast<float>(i % 7) / 7;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      p[i] = mask ? ((i % w) >= w / 2 ? 1.0f : 0.0f) : static_cast<float>(i % 7) / 7;
     const std::string path = fuzz::work_dir() + "/bank.img";
-    if (jpeg) data::save_jpeg(path, t);
-    else data::save_png(path, t);
+    if (jpeg)
+      data::save_jpeg(path, t);
+    else
+      data::save_png(path, t);
     std::ifstream f(path, std::ios::binary);
     return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   };
@@ -68,8 +71,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fs::create_directories(dir, ec);
     if (ec || fs::exists(path, ec)) continue;
     const int content = data[i + 2] % kContents;
-    if (content == kContents - 1) fs::create_directory(path, ec);
-    else fuzz::write_bytes(path, bank[static_cast<size_t>(content)].data(), bank[static_cast<size_t>(content)].size());
+    if (content == kContents - 1)
+      fs::create_directory(path, ec);
+    else
+      fuzz::write_bytes(path, bank[static_cast<size_t>(content)].data(), bank[static_cast<size_t>(content)].size());
   }
 
   data::Dataset d;
@@ -77,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool ok = fuzz::accepted(
       [&] {
         if (reader == 2)
-          d = data::read_folder({root + "/train/good", root + "/test/good", root + "/test/crack", root + "/ground_truth/crack"});
+          d = data::read_folder(
+              {root + "/train/good", root + "/test/good", root + "/test/crack", root + "/ground_truth/crack"});
         else
           d = data::read_mvtec(root, reader == 0);
       },
@@ -91,7 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz::finding("test items out of order");
   for (const data::ImageItem& it : d.test) {
     if (!it.anomalous || it.mask_path.empty()) {
-      if (it.anomalous && d.has_masks) fuzz::finding("a defect image without a mask in a dataset with masks: " + it.path);
+      if (it.anomalous && d.has_masks)
+        fuzz::finding("a defect image without a mask in a dataset with masks: " + it.path);
       continue;
     }
     data::ImageInfo m;

@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!(v >= 0.0f && v <= 1.0f)) fuzz::finding("a decoded pixel outside [0, 1]");
   }
   Tensor m;
-  if (!fuzz::accepted([&] { m = data::load_mask(path); }, path)) fuzz::finding("load_mask refused what load_image read");
+  if (!fuzz::accepted([&] { m = data::load_mask(path); }, path))
+    fuzz::finding("load_mask refused what load_image read");
   for (float v : m.to_vector())
     if (v != 0.0f && v != 1.0f) fuzz::finding("a mask value other than 0 or 1");
   return 0;

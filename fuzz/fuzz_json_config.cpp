@@ -15,8 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int indent : {-1, 2}) {
     const std::string d = j.dump(indent);
     Json back;
-    if (!fuzz::accepted([&] { back = Json::parse(d); })) fuzz::finding("dump(" + std::to_string(indent) + ") does not parse: " + d);
-    if (back.dump() != j.dump()) fuzz::finding("a JSON round trip changed the value: " + j.dump() + " -> " + back.dump());
+    if (!fuzz::accepted([&] { back = Json::parse(d); }))
+      fuzz::finding("dump(" + std::to_string(indent) + ") does not parse: " + d);
+    if (back.dump() != j.dump())
+      fuzz::finding("a JSON round trip changed the value: " + j.dump() + " -> " + back.dump());
   }
 
   Config c;

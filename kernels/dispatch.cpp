@@ -42,8 +42,8 @@ void check_ndim(const char* op, const char* name, const Tensor& t, int n) {
 void check_supported(OpId op, const Tensor& ref) {
   static const int threads_configured = num_threads();  // applies SPARSEAD_THREADS once
   (void)threads_configured;
-  SAD_CHECK(supports_op(op, ref.device(), ref.dtype()), op_name(op), ": not supported on ", ref.device().str(),
-            " for ", dtype_name(ref.dtype()));
+  SAD_CHECK(supports_op(op, ref.device(), ref.dtype()), op_name(op), ": not supported on ", ref.device().str(), " for ",
+            dtype_name(ref.dtype()));
 }
 
 }  // namespace
@@ -51,12 +51,12 @@ void check_supported(OpId op, const Tensor& ref) {
 // Runs the CPU or CUDA version of an op. Without the CUDA ops compiled in, supports_op
 // has already refused any CUDA tensor.
 #if SPARSEAD_HAVE_CUDA_OPS
-#define SAD_RUN(ref, fn, ...)          \
-  do {                                 \
-    if ((ref).device().is_cpu())       \
-      ::sad::cpu::fn(__VA_ARGS__);     \
-    else                               \
-      ::sad::cuda::fn(__VA_ARGS__);    \
+#define SAD_RUN(ref, fn, ...)       \
+  do {                              \
+    if ((ref).device().is_cpu())    \
+      ::sad::cpu::fn(__VA_ARGS__);  \
+    else                            \
+      ::sad::cuda::fn(__VA_ARGS__); \
   } while (0)
 #else
 #define SAD_RUN(ref, fn, ...) ::sad::cpu::fn(__VA_ARGS__)
@@ -139,14 +139,22 @@ void batch_norm2d_forward(const BatchNormParams& p, const Tensor& inp, const Ten
   const char* op = "batch_norm2d_forward";
   check_defined(op, "input", inp);
   check_alike(op, inp,
-              {{"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean}, {"running_var", &running_var},
-               {"output", &out}, {"save_mean", &save_mean}, {"save_invstd", &save_invstd}});
+              {{"gamma", &gamma},
+               {"beta", &beta},
+               {"running_mean", &running_mean},
+               {"running_var", &running_var},
+               {"output", &out},
+               {"save_mean", &save_mean},
+               {"save_invstd", &save_invstd}});
   check_supported(OpId::BatchNorm2d, inp);
   check_ndim(op, "input", inp, 4);
   Shape c{inp.dim(1)};
-  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"gamma", &gamma}, {"beta", &beta},
-                         {"running_mean", &running_mean}, {"running_var", &running_var},
-                         {"save_mean", &save_mean}, {"save_invstd", &save_invstd}})
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"gamma", &gamma},
+                         {"beta", &beta},
+                         {"running_mean", &running_mean},
+                         {"running_var", &running_var},
+                         {"save_mean", &save_mean},
+                         {"save_invstd", &save_invstd}})
     check_shape(op, name, *t, c);
   check_shape(op, "output", out, inp.shape());
   SAD_CHECK(!p.training || inp.dim(0) * inp.dim(2) * inp.dim(3) > 1, op,
@@ -155,13 +163,17 @@ void batch_norm2d_forward(const BatchNormParams& p, const Tensor& inp, const Ten
 }
 
 void batch_norm2d_backward(const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& save_mean,
-                           const Tensor& save_invstd, const Tensor& dout, Tensor* dinp, Tensor* dgamma,
-                           Tensor* dbeta) {
+                           const Tensor& save_invstd, const Tensor& dout, Tensor* dinp, Tensor* dgamma, Tensor* dbeta) {
   const char* op = "batch_norm2d_backward";
   check_defined(op, "input", inp);
   check_alike(op, inp,
-              {{"gamma", &gamma}, {"save_mean", &save_mean}, {"save_invstd", &save_invstd}, {"dout", &dout},
-               {"dinp", dinp}, {"dgamma", dgamma}, {"dbeta", dbeta}});
+              {{"gamma", &gamma},
+               {"save_mean", &save_mean},
+               {"save_invstd", &save_invstd},
+               {"dout", &dout},
+               {"dinp", dinp},
+               {"dgamma", dgamma},
+               {"dbeta", dbeta}});
   check_supported(OpId::BatchNorm2d, inp);
   check_ndim(op, "input", inp, 4);
   Shape c{inp.dim(1)};
@@ -199,7 +211,8 @@ void unary_backward(const UnaryParams& p, const Tensor& inp, const Tensor& out, 
   check_alike(op, inp, {{"output", &out}, {"dout", &dout}, {"dinp", &dinp}});
   check_supported(OpId::Unary, inp);
   SAD_CHECK(p.kind < UnaryKind::Count, op, ": bad kind");
-  for (const Tensor* t : {&out, &dout, static_cast<const Tensor*>(&dinp)}) check_shape(unary_name(p.kind), "gradient/output", *t, inp.shape());
+  for (const Tensor* t : {&out, &dout, static_cast<const Tensor*>(&dinp)})
+    check_shape(unary_name(p.kind), "gradient/output", *t, inp.shape());
   SAD_RUN(inp, unary_backward, p, inp, out, dout, dinp);
 }
 
@@ -556,8 +569,7 @@ static void check_kl_inputs(const char* op, const KlSparsityParams& p, const Ten
                             const Tensor& labels) {
   check_ndim(op, "logits", logits, 4);
   SAD_CHECK(logits.dim(1) == 1, op, ": logits must have one channel, got ", shape_str(logits.shape()));
-  SAD_CHECK(logits.dim(0) > 0 && logits.dim(2) * logits.dim(3) > 0, op, ": empty logits ",
-            shape_str(logits.shape()));
+  SAD_CHECK(logits.dim(0) > 0 && logits.dim(2) * logits.dim(3) > 0, op, ": empty logits ", shape_str(logits.shape()));
   check_shape(op, "residual", residual, logits.shape());
   check_shape(op, "labels", labels, {logits.dim(0)});
   SAD_CHECK(p.rho > 0 && p.rho < 1, op, ": rho must lie in (0, 1), got ", p.rho);
@@ -575,13 +587,13 @@ void kl_sparsity_forward(const KlSparsityParams& p, const Tensor& logits, const 
   SAD_RUN(logits, kl_sparsity_forward, p, logits, residual, labels, loss, stats);
 }
 
-void kl_sparsity_backward(const KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
-                          const Tensor& labels, const Tensor& stats, const Tensor& dloss, Tensor& dlogits) {
+void kl_sparsity_backward(const KlSparsityParams& p, const Tensor& logits, const Tensor& residual, const Tensor& labels,
+                          const Tensor& stats, const Tensor& dloss, Tensor& dlogits) {
   const char* op = "kl_sparsity_backward";
   check_defined(op, "logits", logits);
-  check_alike(op, logits,
-              {{"residual", &residual}, {"labels", &labels}, {"stats", &stats}, {"dloss", &dloss},
-               {"dlogits", &dlogits}});
+  check_alike(
+      op, logits,
+      {{"residual", &residual}, {"labels", &labels}, {"stats", &stats}, {"dloss", &dloss}, {"dlogits", &dlogits}});
   check_supported(OpId::KlSparsity, logits);
   check_kl_inputs(op, p, logits, residual, labels);
   check_shape(op, "stats", stats, {logits.dim(0), 4});
@@ -597,7 +609,8 @@ void adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m
   check_defined(op, "param", param);
   check_alike(op, param, {{"grad", &grad}, {"m", &m}, {"v", &v}});
   check_supported(OpId::Adam, param);
-  for (const Tensor* t : {&grad, static_cast<const Tensor*>(&m), static_cast<const Tensor*>(&v)}) check_shape(op, "grad/m/v", *t, param.shape());
+  for (const Tensor* t : {&grad, static_cast<const Tensor*>(&m), static_cast<const Tensor*>(&v)})
+    check_shape(op, "grad/m/v", *t, param.shape());
   SAD_CHECK(p.step >= 1, op, ": step must be >= 1 (bias correction), got ", p.step);
   SAD_RUN(param, adam_step, p, param, grad, m, v);
 }

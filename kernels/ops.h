@@ -47,10 +47,11 @@ enum class OpId : int {
   Fill,
   Count
 };
-inline constexpr const char* kOpNames[] = {
-    "conv2d",         "gemm",        "batch_norm2d", "unary",     "binary",         "concat", "split",
-    "upsample_nearest", "resize_bilinear", "avg_pool2d", "reduce", "pointwise_loss", "bce_with_logits",
-    "ssim",           "focal_loss",  "fusion",       "kl_sparsity", "adam",        "axpy",   "fill"};
+inline constexpr const char* kOpNames[] = {"conv2d",          "gemm",       "batch_norm2d", "unary",
+                                           "binary",          "concat",     "split",        "upsample_nearest",
+                                           "resize_bilinear", "avg_pool2d", "reduce",       "pointwise_loss",
+                                           "bce_with_logits", "ssim",       "focal_loss",   "fusion",
+                                           "kl_sparsity",     "adam",       "axpy",         "fill"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpId::Count),
               "kOpNames must name every OpId");
 inline const char* op_name(OpId id) { return kOpNames[static_cast<int>(id)]; }
@@ -125,9 +126,9 @@ enum class UnaryKind : int {
   LeakyRelu,  // x > 0 ? x : alpha x
   Sigmoid,
   Tanh,
-  Abs,        // backward: sign(x), 0 at 0
-  Affine,     // alpha x + beta
-  Softplus,   // log(1 + e^x), stable
+  Abs,       // backward: sign(x), 0 at 0
+  Affine,    // alpha x + beta
+  Softplus,  // log(1 + e^x), stable
   Count
 };
 const char* unary_name(UnaryKind k);
@@ -218,8 +219,7 @@ void pointwise_loss_backward(const PointwiseLossParams& p, const Tensor& a, cons
 
 // ---- BCE with logits (mean), targets in [0, 1], stable log-sum-exp form -----------------
 void bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/);
-void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss /*(1)*/,
-                              Tensor& dlogits);
+void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss /*(1)*/, Tensor& dlogits);
 
 // ---- SSIM map ---------------------------------------------------------------------------
 // Gaussian window (window, sigma), per channel, C1 = (k1 L)^2, C2 = (k2 L)^2.

@@ -29,8 +29,8 @@ class BatchNorm2d final : public Layer {
   Variable forward(const Variable& x) override;  // (N, C, H, W)
   void reset_parameters(Rng& rng) override;
 
-  Variable weight;  // (C) gamma
-  Variable bias;    // (C) beta
+  Variable weight;       // (C) gamma
+  Variable bias;         // (C) beta
   Tensor* running_mean;  // (C)
   Tensor* running_var;   // (C)
   float momentum, eps;

@@ -32,10 +32,7 @@ ParameterArena::ParameterArena(std::vector<Variable> params) : params_(std::move
 }
 
 Adam::Adam(ParameterArena& arena, const AdamConfig& cfg)
-    : arena_(arena),
-      cfg_(cfg),
-      m_(zeros_like(arena.data())),
-      v_(zeros_like(arena.data())) {
+    : arena_(arena), cfg_(cfg), m_(zeros_like(arena.data())), v_(zeros_like(arena.data())) {
   SAD_CHECK(cfg.lr > 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 && cfg.eps > 0,
             "Adam: invalid hyper-parameters (lr ", cfg.lr, ", betas ", cfg.beta1, "/", cfg.beta2, ", eps ", cfg.eps,
             ")");

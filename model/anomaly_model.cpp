@@ -8,8 +8,8 @@
 #include "data/image.h"
 #include "kernels/ops.h"
 #include "layers/safetensors.h"
-#include "model/model_file.h"
 #include "model/losses.h"
+#include "model/model_file.h"
 
 namespace sad {
 
@@ -139,15 +139,16 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
     }
     maps = sigmoid(Variable(logits)).data();
   } else {
-    Tensor r = residual_evidence(xin.data(), xr.data(), parse_residual_kind(cfg_.residual_kind), false)
-                   .to(Device::cpu());
+    Tensor r =
+        residual_evidence(xin.data(), xr.data(), parse_residual_kind(cfg_.residual_kind), false).to(Device::cpu());
     maps = Tensor::empty(r.shape());
     for (int64_t b = 0; b < r.dim(0); ++b) {
       Tensor blurred = gaussian_blur(r.slice0(b, b + 1).reshape({s, s}), cfg_.residual_sigma);
       Tensor dst = maps.slice0(b, b + 1).reshape({s, s});
       dst.copy_from(blurred);
     }
-    for (int64_t b = 0; b < maps.dim(0); ++b) scores.push_back(image_score_from_map(maps.slice0(b, b + 1).reshape({s, s})));
+    for (int64_t b = 0; b < maps.dim(0); ++b)
+      scores.push_back(image_score_from_map(maps.slice0(b, b + 1).reshape({s, s})));
   }
   // A NaN or Inf in the weights or the input must never become a label: "nan" compares
   // false against every threshold, so it would read as normal.

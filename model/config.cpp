@@ -14,7 +14,8 @@ namespace sad {
 namespace {
 
 // A field: its key and a pointer to the member; the variant's type says how to parse.
-using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*, Mode Config::*>;
+using FieldPtr =
+    std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*, Mode Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
@@ -144,11 +145,16 @@ void Config::set(const std::string& key, const std::string& value) {
   std::visit(
       [&](auto ptr) {
         using M = std::remove_reference_t<decltype(this->*ptr)>;
-        if constexpr (std::is_same_v<M, int64_t>) this->*ptr = parse_int(key, value);
-        else if constexpr (std::is_same_v<M, double>) this->*ptr = parse_double(key, value);
-        else if constexpr (std::is_same_v<M, bool>) this->*ptr = parse_bool(key, value);
-        else if constexpr (std::is_same_v<M, Mode>) this->*ptr = parse_mode(value, "option 'mode'");
-        else this->*ptr = value;
+        if constexpr (std::is_same_v<M, int64_t>)
+          this->*ptr = parse_int(key, value);
+        else if constexpr (std::is_same_v<M, double>)
+          this->*ptr = parse_double(key, value);
+        else if constexpr (std::is_same_v<M, bool>)
+          this->*ptr = parse_bool(key, value);
+        else if constexpr (std::is_same_v<M, Mode>)
+          this->*ptr = parse_mode(value, "option 'mode'");
+        else
+          this->*ptr = value;
       },
       f.ptr);
   explicit_keys.insert(key);
@@ -170,9 +176,10 @@ void Config::finalise() {
 
 void Config::validate() const {
   SAD_CHECK(preset == "cpu" || preset == "paper" || preset == "custom", "preset must be cpu, paper or custom");
-  SAD_CHECK(image_size >= 16 && image_size % 16 == 0 && image_size <= 4096, "image_size must be a multiple of 16 in [16, 4096], got ",
-            image_size);
-  SAD_CHECK(channels == 0 || channels == 1 || channels == 3, "channels must be 1 or 3 (0: from the data), got ", channels);
+  SAD_CHECK(image_size >= 16 && image_size % 16 == 0 && image_size <= 4096,
+            "image_size must be a multiple of 16 in [16, 4096], got ", image_size);
+  SAD_CHECK(channels == 0 || channels == 1 || channels == 3, "channels must be 1 or 3 (0: from the data), got ",
+            channels);
   SAD_CHECK(width >= 1 && width <= 1024, "width must lie in [1, 1024], got ", width);
   SAD_CHECK(batch >= 2 && batch <= 4096, "batch must lie in [2, 4096] (batch norm needs 2), got ", batch);
   SAD_CHECK(residual_kind == "l1" || residual_kind == "ssim" || residual_kind == "mix",
@@ -204,7 +211,8 @@ void Config::validate() const {
 void Config::validate_model() const {
   validate();
   SAD_CHECK(channels == 1 || channels == 3, "channels must be 1 or 3 in a model, got ", channels);
-  for (double v : {image_threshold, image_score_min, image_score_max, pixel_threshold, pixel_score_min, pixel_score_max})
+  for (double v :
+       {image_threshold, image_score_min, image_score_max, pixel_threshold, pixel_score_min, pixel_score_max})
     SAD_CHECK(std::isfinite(v), "thresholds and score ranges must be finite");
   SAD_CHECK(image_score_min <= image_score_max, "image_score_min ", image_score_min, " exceeds image_score_max ",
             image_score_max);
@@ -227,8 +235,10 @@ Json Config::to_json() const {
     std::visit(
         [&](auto ptr) {
           using M = std::remove_cvref_t<decltype(this->*ptr)>;
-          if constexpr (std::is_same_v<M, Mode>) j.set(f.key, Json(std::string(mode_name(this->*ptr))));
-          else j.set(f.key, Json(this->*ptr));
+          if constexpr (std::is_same_v<M, Mode>)
+            j.set(f.key, Json(std::string(mode_name(this->*ptr))));
+          else
+            j.set(f.key, Json(this->*ptr));
         },
         f.ptr);
   return j;
@@ -240,7 +250,8 @@ Config Config::from_json(const Json& j, const std::string& source) {
   int64_t version = j.get_int("format_version", source + " config");
   SAD_CHECK(version != 1, source,
             ": model format version 1 (written by sparsead before step budgets and logit image scores); this build "
-            "reads version ", kModelFormatVersion, ": retrain the model, or read it with a build of that time");
+            "reads version ",
+            kModelFormatVersion, ": retrain the model, or read it with a build of that time");
   SAD_CHECK(version == kModelFormatVersion, source, ": model format version ", version, ", this build reads version ",
             kModelFormatVersion);
   for (const auto& member : j.as_object()) {
@@ -253,12 +264,16 @@ Config Config::from_json(const Json& j, const std::string& source) {
     std::visit(
         [&](auto ptr) {
           using M = std::remove_reference_t<decltype(c.*ptr)>;
-          if constexpr (std::is_same_v<M, int64_t>) c.*ptr = j.get_int(key, source + " config");
-          else if constexpr (std::is_same_v<M, double>) c.*ptr = j.get_number(key, source + " config");
-          else if constexpr (std::is_same_v<M, bool>) c.*ptr = j.get_bool(key, source + " config");
+          if constexpr (std::is_same_v<M, int64_t>)
+            c.*ptr = j.get_int(key, source + " config");
+          else if constexpr (std::is_same_v<M, double>)
+            c.*ptr = j.get_number(key, source + " config");
+          else if constexpr (std::is_same_v<M, bool>)
+            c.*ptr = j.get_bool(key, source + " config");
           else if constexpr (std::is_same_v<M, Mode>)
             c.*ptr = parse_mode(j.get_string(key, source + " config"), source + ": config 'mode'");
-          else c.*ptr = j.get_string(key, source + " config");
+          else
+            c.*ptr = j.get_string(key, source + " config");
         },
         f->ptr);
     c.explicit_keys.insert(key);

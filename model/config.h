@@ -64,15 +64,15 @@ struct Config {
   // whose maxima tie) or max (METHOD.md's form, applied to the logits).
   std::string image_score = "lse";
   double score_temperature = 0.1;  // lse's temperature t: t log mean exp(v / t)
-  double residual_sigma = 2.0;  // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
+  double residual_sigma = 2.0;     // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
   // Set by training on the validation images (normalised scores: 0.5 = threshold).
   double image_threshold = 0.5, image_score_min = 0.0, image_score_max = 1.0;
   double pixel_threshold = 0.5, pixel_score_min = 0.0, pixel_score_max = 1.0;
   // ---- validation results and the collapse alarm (set by training) ----
   double val_image_auroc = -1, val_image_auroc_se = -1;  // -1: not measured
   double val_pixel_auroc = -1, val_above_threshold = -1, val_distinct_scores = -1;
-  double g_val_ssim = -1;      // G's mean SSIM on the clean held-out images
-  std::string alarm = "";      // empty: healthy; else the alarm's one-line text
+  double g_val_ssim = -1;  // G's mean SSIM on the clean held-out images
+  std::string alarm = "";  // empty: healthy; else the alarm's one-line text
   // ---- provenance ----
   std::string commit = "unknown";
   std::string dataset_digest = "";

@@ -19,8 +19,8 @@ GeneratorLoss generator_loss(const Variable& x_hat, const Variable& x, const Var
                              const GanLossWeights& w) {
   Variable mse = mse_loss(x_hat, x);
   Variable s = ssim(x_hat, x, ssim_loss_params());
-  Variable adv = bce_with_logits(d_fake_logits, Tensor::full(d_fake_logits.shape(), 1.0, d_fake_logits.dtype(),
-                                                             d_fake_logits.device()));
+  Variable adv = bce_with_logits(
+      d_fake_logits, Tensor::full(d_fake_logits.shape(), 1.0, d_fake_logits.dtype(), d_fake_logits.device()));
   // l_mse MSE + l_ssim (1 - SSIM) + l_adv BCE, as one scalar graph.
   Variable total = add(add(affine(mse, w.l_mse, 0.0f), affine(s, -w.l_ssim, w.l_ssim)), affine(adv, w.l_adv, 0.0f));
   return {total, mse.data().item(), s.data().item(), adv.data().item()};

@@ -37,9 +37,12 @@ ModelFile read_model_file(const std::string& path) {
     SAD_CHECK(finite, path, ": tensor '", n, "' holds a NaN or infinite value");
   }
   for (auto& [n, t] : f.tensors) {
-    if (n.rfind("G.", 0) == 0) m.g_state.emplace_back(n.substr(2), t);
-    else if (n.rfind("S.", 0) == 0) m.s_state.emplace_back(n.substr(2), t);
-    else SAD_FAIL(path, ": unexpected tensor '", n, "' (a model file from another config?)");
+    if (n.rfind("G.", 0) == 0)
+      m.g_state.emplace_back(n.substr(2), t);
+    else if (n.rfind("S.", 0) == 0)
+      m.s_state.emplace_back(n.substr(2), t);
+    else
+      SAD_FAIL(path, ": unexpected tensor '", n, "' (a model file from another config?)");
   }
   SAD_CHECK(m.cfg.mode != Mode::Residual || m.s_state.empty(), path,
             ": residual-mode config but the file holds S tensors");

@@ -19,7 +19,7 @@ namespace sad {
 Config config_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);
 
 struct ModelFile {
-  Config cfg;                                                  // validated (validate_model)
+  Config cfg;                                                    // validated (validate_model)
   std::vector<std::pair<std::string, Tensor>> g_state, s_state;  // names without "G." / "S."
 };
 

@@ -6,8 +6,8 @@
 
 namespace sad {
 
-ConvBnAct::ConvBnAct(int64_t in, int64_t out, int kernel, int stride, int padding, float leaky_slope,
-                     float bn_momentum, float bn_eps)
+ConvBnAct::ConvBnAct(int64_t in, int64_t out, int kernel, int stride, int padding, float leaky_slope, float bn_momentum,
+                     float bn_eps)
     : slope_(leaky_slope) {
   conv_ = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, stride, padding, false));
   bn_ = register_module("bn", std::make_shared<BatchNorm2d>(out, bn_momentum, bn_eps));
@@ -44,8 +44,8 @@ Generator::Generator(const NetConfig& c) {
 }
 
 Variable Generator::forward(const Variable& x) {
-  SAD_CHECK(x.data().ndim() == 4 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0, "Generator: input ",
-            shape_str(x.shape()), " must be (B, C, S, S) with S a multiple of 16");
+  SAD_CHECK(x.data().ndim() == 4 && x.dim(2) % 16 == 0 && x.dim(3) % 16 == 0, "Generator: input ", shape_str(x.shape()),
+            " must be (B, C, S, S) with S a multiple of 16");
   return tanh(head_->forward(dec_->forward(enc_->forward(x))));
 }
 

@@ -78,9 +78,9 @@ class Segmenter final : public Module {
  private:
   NetConfig cfg_;
   std::shared_ptr<Sequential> stem_;
-  std::vector<std::shared_ptr<Sequential>> stages_;   // 4 x 2 basic blocks
-  std::vector<std::shared_ptr<ConvBnAct>> fuse_;      // z_k = ReLU(BN(Conv1x1([a, b, |a-b|])))
-  std::vector<std::shared_ptr<Sequential>> refine_;   // d_k = ConvBlock(concat(up(d_{k+1}), z_k)), k = 3, 2, 1
+  std::vector<std::shared_ptr<Sequential>> stages_;  // 4 x 2 basic blocks
+  std::vector<std::shared_ptr<ConvBnAct>> fuse_;     // z_k = ReLU(BN(Conv1x1([a, b, |a-b|])))
+  std::vector<std::shared_ptr<Sequential>> refine_;  // d_k = ConvBlock(concat(up(d_{k+1}), z_k)), k = 3, 2, 1
   std::shared_ptr<Conv2d> head_conv_, head_out_;
 };
 

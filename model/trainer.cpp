@@ -242,9 +242,8 @@ void Trainer::load_images() {
 
 data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) const {
   const Tensor& x = train_images_[static_cast<size_t>(idx)];
-  Rng rng = Rng::stream(static_cast<uint64_t>(cfg_.seed),
-                        {data::kStreamPerturb, static_cast<uint64_t>(phase), static_cast<uint64_t>(epoch),
-                         static_cast<uint64_t>(idx)});
+  Rng rng = Rng::stream(static_cast<uint64_t>(cfg_.seed), {data::kStreamPerturb, static_cast<uint64_t>(phase),
+                                                           static_cast<uint64_t>(epoch), static_cast<uint64_t>(idx)});
   data::PerturbOptions po;
   po.p_perturb = cfg_.p_perturb;
   data::OtherImages others{static_cast<int64_t>(train_images_.size()), idx,
@@ -275,9 +274,8 @@ void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch,
   PeriodSums& e = sums_;
   const StepPlace where{epoch, step + 1};
   if (phase == kPhaseGan) {
-    GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam,
-                               batch.fields[kFieldClean].to(dev), batch.fields[kFieldInput].to(dev),
-                               gan_loss_weights(cfg_), where);
+    GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.fields[kFieldClean].to(dev),
+                               batch.fields[kFieldInput].to(dev), gan_loss_weights(cfg_), where);
     e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv;
   } else {
     const SegLossSettings st = seg_loss_settings(cfg_);
@@ -294,7 +292,9 @@ void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch,
 void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
   const int64_t n = static_cast<int64_t>(train_images_.size());
   data::BatchLoader loader(n, [this, phase](int64_t i, int64_t e) { return make_sample(phase, i, e); },
-                           {.batch_size = cfg_.batch, .shuffle = true, .drop_last = n > cfg_.batch,
+                           {.batch_size = cfg_.batch,
+                            .shuffle = true,
+                            .drop_last = n > cfg_.batch,
                             .seed = static_cast<uint64_t>(cfg_.seed) + (phase == kPhaseSeg ? 1 : 0),
                             .background = true});
   progress_->start(phase == kPhaseGan ? "phase 1 (G, D)" : "phase 2 (S)", plan.total, "step");
@@ -312,8 +312,10 @@ void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
       period_images += static_cast<int64_t>(batch->indices.size());
       char st[96];
       const double k = static_cast<double>(std::max<int64_t>(sums_.steps, 1));
-      if (phase == kPhaseGan) std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sums_.d / k, sums_.g / k);
-      else std::snprintf(st, sizeof st, "L_S %.4f", sums_.s / k);
+      if (phase == kPhaseGan)
+        std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sums_.d / k, sums_.g / k);
+      else
+        std::snprintf(st, sizeof st, "L_S %.4f", sums_.s / k);
       progress_->advance(1, st);
       if (step % plan.log_every == 0 || step == plan.total) {
         end_row(phase, step, plan, seconds_since(period_start), period_images);
@@ -345,7 +347,8 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
   if (phase == kPhaseGan) {
     std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,,%.2f", static_cast<long long>(step),
                   static_cast<long long>(epoch), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
-    std::snprintf(line, sizeof line, "phase 1 step %lld/%lld (epoch %lld): L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
+    std::snprintf(line, sizeof line,
+                  "phase 1 step %lld/%lld (epoch %lld): L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
                   static_cast<long long>(step), static_cast<long long>(plan.total), static_cast<long long>(epoch),
                   e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
     save_samples(step);
@@ -357,8 +360,7 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
       const ValidationSet& vs = validation_set();
       AnomalyModel::Scored sc = score_images(model_, vs.images, cfg_.batch);
       if (step == plan.total) final_scores_ = sc;
-      AurocWithError a =
-          bootstrap_auroc(std::vector<float>(sc.scores.begin(), sc.scores.end()), vs.labels, cfg_.seed);
+      AurocWithError a = bootstrap_auroc(std::vector<float>(sc.scores.begin(), sc.scores.end()), vs.labels, cfg_.seed);
       char v[96];
       std::snprintf(v, sizeof v, "%.4f,%.4f", a.auroc, a.se);
       val = v;
@@ -405,7 +407,9 @@ void Trainer::save_samples(int64_t step) {
       for (int64_t y = 0; y < s; ++y)
         for (int64_t xx = 0; xx < s; ++xx) {
           size_t src = ((i * static_cast<size_t>(c) + static_cast<size_t>(ch)) * static_cast<size_t>(s) +
-                        static_cast<size_t>(y)) * static_cast<size_t>(s) + static_cast<size_t>(xx);
+                        static_cast<size_t>(y)) *
+                           static_cast<size_t>(s) +
+                       static_cast<size_t>(xx);
           size_t row = static_cast<size_t>(ch * H + static_cast<int64_t>(i) * s + y) * static_cast<size_t>(W);
           img[row + static_cast<size_t>(xx)] = (a[src] + 1) / 2;
           img[row + static_cast<size_t>(s + xx)] = (r[src] + 1) / 2;
@@ -431,19 +435,18 @@ void Trainer::save_checkpoint(int64_t phase, int64_t step) const {
   std::string log;
   for (const auto& r : log_rows_) log += r + "\n";
   const bool phase1_done = phase == kPhaseSeg || step >= plan_gan_.total;
-  std::map<std::string, std::string> meta{
-      {"config", cfg_.to_json().dump()},
-      {"phase", std::to_string(phase)},
-      {"step", std::to_string(step)},
-      {"phase1_done", phase1_done ? "1" : "0"},
-      {"period_sums", sums_.str()},
-      {"steps.g", std::to_string(opt_g_ ? opt_g_->adam->steps() : 0)},
-      {"steps.d", std::to_string(opt_d_ ? opt_d_->adam->steps() : 0)},
-      {"steps.s", std::to_string(opt_s_ ? opt_s_->adam->steps() : 0)},
-      {"seconds.gan", std::to_string(result_.seconds_gan)},
-      {"seconds.seg", std::to_string(result_.seconds_seg)},
-      {"log", log},
-      {"init_generator", init_generator_}};
+  std::map<std::string, std::string> meta{{"config", cfg_.to_json().dump()},
+                                          {"phase", std::to_string(phase)},
+                                          {"step", std::to_string(step)},
+                                          {"phase1_done", phase1_done ? "1" : "0"},
+                                          {"period_sums", sums_.str()},
+                                          {"steps.g", std::to_string(opt_g_ ? opt_g_->adam->steps() : 0)},
+                                          {"steps.d", std::to_string(opt_d_ ? opt_d_->adam->steps() : 0)},
+                                          {"steps.s", std::to_string(opt_s_ ? opt_s_->adam->steps() : 0)},
+                                          {"seconds.gan", std::to_string(result_.seconds_gan)},
+                                          {"seconds.seg", std::to_string(result_.seconds_seg)},
+                                          {"log", log},
+                                          {"init_generator", init_generator_}};
   save_safetensors(path("checkpoint.safetensors"), t, meta);
 }
 
@@ -568,8 +571,8 @@ void Trainer::finish_validation() {
                 "validation (%lld held-out images, %lld scored): image AUROC %.4f +- %.4f, pixel AUROC %.4f, "
                 "%.1f %% of pixels above the pixel threshold, %lld distinct scores, G's SSIM %.3f",
                 static_cast<long long>(val_images_.size()), static_cast<long long>(st.images), st.image_auroc,
-                st.image_auroc_se, st.pixel_auroc, 100 * st.above_threshold,
-                static_cast<long long>(st.distinct_scores), st.g_ssim);
+                st.image_auroc_se, st.pixel_auroc, 100 * st.above_threshold, static_cast<long long>(st.distinct_scores),
+                st.g_ssim);
   progress_->line(line);  // the caller reports result_.alarm
 }
 
@@ -616,8 +619,10 @@ TrainResult Trainer::run() {
   result_.steps_seg = plan_seg_.total;
 
   int64_t phase = kPhaseGan, step = 0;
-  if (opt_.resume) load_checkpoint(phase, step);
-  else print_plan(skip_gan);
+  if (opt_.resume)
+    load_checkpoint(phase, step);
+  else
+    print_plan(skip_gan);
   skip_gan = skip_gan || !init_generator_.empty();
   if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, step = 0;
   if (phase == kPhaseGan) {

@@ -28,13 +28,13 @@ class TrainProgress {
 };
 
 struct TrainOptions {
-  data::Dataset dataset;       // train (normal) images; test is not used
-  std::string out_dir;         // RUN/
-  Config cfg;                  // finalised; channels set from the data
+  data::Dataset dataset;  // train (normal) images; test is not used
+  std::string out_dir;    // RUN/
+  Config cfg;             // finalised; channels set from the data
   Device device = Device::cpu();
-  bool resume = false;         // continue from RUN/checkpoint.safetensors
-  bool quiet = false;          // no progress bar: one log line per log row
-  TrainProgress* progress = nullptr;  // null: log lines to stdout, no bar
+  bool resume = false;                      // continue from RUN/checkpoint.safetensors
+  bool quiet = false;                       // no progress bar: one log line per log row
+  TrainProgress* progress = nullptr;        // null: log lines to stdout, no bar
   const std::atomic<bool>* stop = nullptr;  // set by Ctrl-C: finish the step, checkpoint, return
   // Shares phase 1 between modes: a model file, or the checkpoint of a run that has
   // finished phase 1, whose G (and config) to start from; phase 1 is then skipped.

@@ -27,8 +27,8 @@ ValidationSet make_validation_set(const std::vector<Tensor>& val, int64_t seed, 
     for (size_t i = 0; i < val.size(); ++i) {
       // Version 0 keeps the stream of the single version of earlier builds.
       Rng rng = k == 0 ? Rng::stream(static_cast<uint64_t>(seed), {data::kStreamValidation, static_cast<uint64_t>(i)})
-                       : Rng::stream(static_cast<uint64_t>(seed), {data::kStreamValidation, static_cast<uint64_t>(i),
-                                                                  static_cast<uint64_t>(k)});
+                       : Rng::stream(static_cast<uint64_t>(seed),
+                                     {data::kStreamValidation, static_cast<uint64_t>(i), static_cast<uint64_t>(k)});
       data::OtherImages others{static_cast<int64_t>(val.size()), static_cast<int64_t>(i),
                                [&val](int64_t j) { return val[static_cast<size_t>(j)]; }};
       data::Perturbed p = data::perturb(val[i], rng, po, others);

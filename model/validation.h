@@ -18,7 +18,7 @@ struct ValidationSet {
   std::vector<Tensor> images;  // (C, S, S) in [-1, 1]
   std::vector<Tensor> masks;   // (1, S, S) perturbation masks; undefined for clean images
   std::vector<uint8_t> labels;
-  int64_t clean = 0;           // the first `clean` images are the held-out images themselves
+  int64_t clean = 0;  // the first `clean` images are the held-out images themselves
 };
 
 // val: the held-out images. Perturbed version k of image i draws from
@@ -31,11 +31,11 @@ AnomalyModel::Scored score_images(AnomalyModel& m, const std::vector<Tensor>& im
 
 struct ValidationStats {
   double image_auroc = -1, image_auroc_se = -1;  // -1: undefined (one class only)
-  double pixel_auroc = -1;       // over the perturbed images' pixels against their masks
-  double above_threshold = -1;   // share of all validation pixels at or above the pixel threshold
-  int64_t distinct_scores = 0;   // distinct raw image scores among `images` of them
+  double pixel_auroc = -1;                       // over the perturbed images' pixels against their masks
+  double above_threshold = -1;                   // share of all validation pixels at or above the pixel threshold
+  int64_t distinct_scores = 0;                   // distinct raw image scores among `images` of them
   int64_t images = 0;
-  double g_ssim = -1;            // mean SSIM(G(x), x) over the clean held-out images
+  double g_ssim = -1;  // mean SSIM(G(x), x) over the clean held-out images
 };
 
 // Image AUROC and its bootstrap standard error: `reps` stratified resamples (positives and

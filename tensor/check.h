@@ -30,10 +30,10 @@ std::string concat(const Args&... args) {
 
 }  // namespace sad
 
-#define SAD_CHECK(expr, ...)                                                                 \
-  do {                                                                                       \
-    if (!(expr)) [[unlikely]]                                                                \
-      ::sad::fail_check(#expr, __FILE__, __LINE__, ::sad::detail::concat(__VA_ARGS__));      \
+#define SAD_CHECK(expr, ...)                                                            \
+  do {                                                                                  \
+    if (!(expr)) [[unlikely]]                                                           \
+      ::sad::fail_check(#expr, __FILE__, __LINE__, ::sad::detail::concat(__VA_ARGS__)); \
   } while (0)
 
 #define SAD_FAIL(...) ::sad::fail_check(nullptr, __FILE__, __LINE__, ::sad::detail::concat(__VA_ARGS__))

@@ -9,9 +9,7 @@ namespace sad {
 
 // ---- Devices ------------------------------------------------------------------------------
 
-std::string Device::str() const {
-  return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
-}
+std::string Device::str() const { return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index); }
 
 const char* dtype_name(DType t) { return t == DType::F32 ? "F32" : "F64"; }
 

@@ -17,7 +17,7 @@
 namespace sad {
 
 using Shape = std::vector<int64_t>;
-std::string shape_str(const Shape& s);   // "(2, 3, 4)"
+std::string shape_str(const Shape& s);  // "(2, 3, 4)"
 int64_t shape_numel(const Shape& s);
 
 // Move-only owner of one device allocation.
@@ -80,8 +80,8 @@ class Tensor {
 
   // Copies.
   Tensor clone() const;
-  Tensor to(Device device) const;  // same tensor if already there
-  Tensor to(DType dtype) const;    // CPU only; same tensor if already that dtype
+  Tensor to(Device device) const;     // same tensor if already there
+  Tensor to(DType dtype) const;       // CPU only; same tensor if already that dtype
   void copy_from(const Tensor& src);  // same shape and dtype, any devices
   void zero_();
 

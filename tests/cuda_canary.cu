@@ -27,7 +27,9 @@ __global__ void shared_race(float* out) {
 }
 
 // initcheck: reads device memory nothing has written.
-__global__ void uninitialised_read(const float* never_written, float* out) { out[threadIdx.x] = never_written[threadIdx.x]; }
+__global__ void uninitialised_read(const float* never_written, float* out) {
+  out[threadIdx.x] = never_written[threadIdx.x];
+}
 
 // synccheck: a barrier only half the block reaches.
 __global__ void divergent_barrier(float* out) {
@@ -43,11 +45,16 @@ std::string run(const std::string& tool) {
   float *a = nullptr, *b = nullptr;
   if (cudaMalloc(&a, n * sizeof(float)) != cudaSuccess || cudaMalloc(&b, n * sizeof(float)) != cudaSuccess)
     return "cudaMalloc failed";
-  if (tool == "memcheck") out_of_bounds_write<<<1, n + 1>>>(a, n);
-  else if (tool == "racecheck") shared_race<<<1, n>>>(a);
-  else if (tool == "initcheck") uninitialised_read<<<1, n>>>(b, a);
-  else if (tool == "synccheck") divergent_barrier<<<1, 32>>>(a);
-  else return "unknown canary '" + tool + "' (memcheck, racecheck, initcheck, synccheck)";
+  if (tool == "memcheck")
+    out_of_bounds_write<<<1, n + 1>>>(a, n);
+  else if (tool == "racecheck")
+    shared_race<<<1, n>>>(a);
+  else if (tool == "initcheck")
+    uninitialised_read<<<1, n>>>(b, a);
+  else if (tool == "synccheck")
+    divergent_barrier<<<1, 32>>>(a);
+  else
+    return "unknown canary '" + tool + "' (memcheck, racecheck, initcheck, synccheck)";
   const cudaError_t err = cudaDeviceSynchronize();
   cudaFree(a);
   cudaFree(b);

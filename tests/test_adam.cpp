@@ -81,9 +81,9 @@ TEST_CASE("adam_step: first step by hand (lr * sign(g)) and weight decay") {
 }
 
 TEST_CASE("adam_step: three steps match the formula in double") {
-  ops::AdamParams plain;                                        // PyTorch's defaults
-  ops::AdamParams gan{2e-4, 0.5, 0.999, 1e-8, 0.0, 1};          // METHOD.md's G/D betas
-  ops::AdamParams decay{1e-2, 0.9, 0.999, 1e-8, 0.05, 1};       // with weight decay
+  ops::AdamParams plain;                                   // PyTorch's defaults
+  ops::AdamParams gan{2e-4, 0.5, 0.999, 1e-8, 0.0, 1};     // METHOD.md's G/D betas
+  ops::AdamParams decay{1e-2, 0.9, 0.999, 1e-8, 0.05, 1};  // with weight decay
   // float64: the kernel's (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps) is the formula
   // rearranged, so the two differ by a few ulps of each quantity (O(1) values).
   run_three_steps(plain, DType::F64, 1e-15, 1e-14, "f64 defaults");

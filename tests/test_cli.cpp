@@ -557,7 +557,8 @@ TEST_CASE("cli bad input: a model with a NaN weight or an invalid stored config 
   REQUIRE(pred_ok.rc == 0);
   REQUIRE(sparsead({"info", "--model", ok}).rc == 0);
 
-  const std::string nan = model_file(d, "nan.safetensors", [](Config&) {}, "S.head_out.bias");
+  const std::string nan = model_file(
+      d, "nan.safetensors", [](Config&) {}, "S.head_out.bias");
   check_refused(sparsead({"predict", "--model", nan, "--input", image, "--out", d / "pred-nan", "--quiet"}), 1,
                 "'S.head_out.bias' holds a NaN", d / "pred-nan");
   check_refused(sparsead({"info", "--model", nan}), 1, "nan.safetensors", "");
@@ -588,7 +589,8 @@ TEST_CASE("cli info and predict repeat a model's collapse alarm on stderr") {
 }
 
 TEST_CASE("cli messages: control characters from files never reach the terminal raw") {
-  CHECK(cli::user_message("image 'a\x1b[31mred.png': bad\tchunk\x7f") == "image 'a\\x1b[31mred.png': bad\\x09chunk\\x7f");
+  CHECK(cli::user_message("image 'a\x1b[31mred.png': bad\tchunk\x7f") ==
+        "image 'a\\x1b[31mred.png': bad\\x09chunk\\x7f");
   CHECK(cli::user_message("two\nlines") == "two lines");
 }
 
@@ -604,7 +606,8 @@ TEST_CASE("cli bad input: rho too small for float32 and --resume with other data
   const std::string run = d / "run";
   std::vector<std::string> first = tiny_train(ds, run);
   first.insert(first.end(), {"--set", "steps_gan=1"});
-  first.erase(std::find(first.begin(), first.end(), "--epochs-gan"), std::find(first.begin(), first.end(), "--epochs-seg"));
+  first.erase(std::find(first.begin(), first.end(), "--epochs-gan"),
+              std::find(first.begin(), first.end(), "--epochs-seg"));
   REQUIRE(sparsead(first).rc == 0);
   fs::remove(run + "/model.safetensors");  // as if it had stopped after phase 1's checkpoint
   std::vector<std::string> resumed = tiny_train(other, run);
@@ -651,15 +654,18 @@ TEST_CASE("cli test and predict: --overwrite replaces only sparsead's own output
   sad::test::write_bytes(foreign + "/notes.txt", "keep");
   for (const char* verb : {"test", "predict"}) {
     std::vector<std::string> args = {verb, "--model", model, "--out", foreign, "--overwrite", "--quiet"};
-    if (std::string(verb) == "test") args.insert(args.end(), {"--data", ds, "--no-panels"});
-    else args.insert(args.end(), {"--input", ds + "/test/hole/000.png"});
+    if (std::string(verb) == "test")
+      args.insert(args.end(), {"--data", ds, "--no-panels"});
+    else
+      args.insert(args.end(), {"--input", ds + "/test/hole/000.png"});
     check_refused(sparsead(args), 1, "holds files sparsead did not write", "");
     CHECK(sad::test::read_bytes(foreign + "/notes.txt") == "keep");
   }
   // An earlier output of sparsead may be replaced.
   const std::string out = d / "out";
   REQUIRE(sparsead({"test", "--model", model, "--data", ds, "--out", out, "--quiet", "--no-panels"}).rc == 0);
-  CHECK(sparsead({"test", "--model", model, "--data", ds, "--out", out, "--quiet", "--no-panels", "--overwrite"}).rc == 0);
+  CHECK(sparsead({"test", "--model", model, "--data", ds, "--out", out, "--quiet", "--no-panels", "--overwrite"}).rc ==
+        0);
 }
 
 TEST_CASE("cli test: needs no training images and keeps panels of images that share a stem apart") {
@@ -673,7 +679,8 @@ TEST_CASE("cli test: needs no training images and keeps panels of images that sh
   fs::copy(ds + "/ground_truth", test_only + "/ground_truth", fs::copy_options::recursive);
   Tensor img = data::load_image(test_only + "/test/good/000.png", 3);
   data::save_jpeg(test_only + "/test/good/000.jpg", img, 95);
-  Run t = sparsead({"test", "--model", d / "run/model.safetensors", "--data", test_only, "--out", d / "eval", "--quiet"});
+  Run t =
+      sparsead({"test", "--model", d / "run/model.safetensors", "--data", test_only, "--out", d / "eval", "--quiet"});
   INFO(t.err);
   REQUIRE(t.rc == 0);
   CHECK(fs::exists(d / "eval/panels/good/000_png.png"));
@@ -712,8 +719,10 @@ TEST_CASE("cli test and predict: a write failing partway leaves the earlier outp
   for (const char* verb : {"predict", "test"}) {
     const std::string out = d / (std::string("out-") + verb);
     std::vector<std::string> args = {verb, "--model", model, "--out", out, "--quiet"};
-    if (std::string(verb) == "test") args.insert(args.end(), {"--data", ds});
-    else args.insert(args.end(), {"--input", inputs});
+    if (std::string(verb) == "test")
+      args.insert(args.end(), {"--data", ds});
+    else
+      args.insert(args.end(), {"--input", inputs});
     const Run first = sparsead(args);
     INFO(first.err);
     REQUIRE(first.rc == 0);

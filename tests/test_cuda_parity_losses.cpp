@@ -21,7 +21,6 @@ using namespace sad::test;
 
 namespace {
 
-
 // A float32 upstream gradient that is not 1 (exactly representable in both precisions).
 constexpr double kDloss = 0.75;
 

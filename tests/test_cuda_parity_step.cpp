@@ -16,8 +16,8 @@
 
 #include "cli_test_util.h"
 #include "cuda_parity_util.h"
-#include "data_test_util.h"
 #include "data/synth.h"
+#include "data_test_util.h"
 #include "model/anomaly_model.h"
 #include "model/train_step.h"
 #include "tensor/json.h"
@@ -69,7 +69,8 @@ struct Batch {
   Batch() {
     std::vector<float> m(4 * 32 * 32, 0.0f);
     for (int y = 8; y < 14; ++y)
-      for (int x = 10; x < 20; ++x) m[static_cast<size_t>(y * 32 + x)] = 1.0f, m[static_cast<size_t>(2 * 1024 + y * 32 + x)] = 1.0f;
+      for (int x = 10; x < 20; ++x)
+        m[static_cast<size_t>(y * 32 + x)] = 1.0f, m[static_cast<size_t>(2 * 1024 + y * 32 + x)] = 1.0f;
     masks = Tensor::from_vector(m, {4, 1, 32, 32});
   }
 };
@@ -115,8 +116,8 @@ TEST_CASE("cuda parity step: gan_step on the GPU equals the CPU's (losses, every
   Side cpu(Device::cpu()), gpu(Device::cuda(0));
   Batch b;
   const GanStepResult rc = gan_step(*cpu.g, *cpu.d, *cpu.opt_g, *cpu.opt_d, b.x, b.xt, gan_loss_weights(cpu.cfg));
-  const GanStepResult rg = gan_step(*gpu.g, *gpu.d, *gpu.opt_g, *gpu.opt_d, on_cuda(b.x), on_cuda(b.xt),
-                                    gan_loss_weights(gpu.cfg));
+  const GanStepResult rg =
+      gan_step(*gpu.g, *gpu.d, *gpu.opt_g, *gpu.opt_d, on_cuda(b.x), on_cuda(b.xt), gan_loss_weights(gpu.cfg));
   check_loss(rg.loss_d, rc.loss_d, "L_D");
   check_loss(rg.loss_g, rc.loss_g, "L_G");
   check_loss(rg.mse, rc.mse, "mse");
@@ -163,7 +164,8 @@ TEST_CASE("cuda parity step: the residual mode's and the segmenter's scores agre
     const AnomalyModel::Scored sc = cpu.score_batch(b.x), sg = gpu.score_batch(on_cuda(b.x));
     const std::vector<double> mc = sc.maps.to_vector_f64(), mg = sg.maps.to_vector_f64();
     double worst = 0, scale = 0;
-    for (size_t i = 0; i < mc.size(); ++i) worst = std::max(worst, std::abs(mc[i] - mg[i])), scale = std::max(scale, std::abs(mc[i]));
+    for (size_t i = 0; i < mc.size(); ++i)
+      worst = std::max(worst, std::abs(mc[i] - mg[i])), scale = std::max(scale, std::abs(mc[i]));
     INFO(mode_name(mode) << ": largest map difference " << worst << " (max |map| " << scale << ")");
     CHECK(worst <= 1e-4 * std::max(1.0, scale));
     for (size_t i = 0; i < sc.scores.size(); ++i) CHECK(std::abs(sc.scores[i] - sg.scores[i]) <= 1e-4);
@@ -190,8 +192,8 @@ TEST_CASE("cuda parity step: one model file tested by the CLI on both devices gi
   m.init(3);
   m.save(d / "m.safetensors");
   for (const char* device : {"cpu", "cuda"}) {
-    const Run r = sparsead({"test", "--model", d / "m.safetensors", "--data", d / "ds", "--out", d / device,
-                            "--device", device, "--quiet", "--no-panels"});
+    const Run r = sparsead({"test", "--model", d / "m.safetensors", "--data", d / "ds", "--out", d / device, "--device",
+                            device, "--quiet", "--no-panels"});
     INFO(device << ": " << r.err);
     REQUIRE(r.rc == 0);
   }

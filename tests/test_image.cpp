@@ -297,7 +297,8 @@ TEST_CASE("image: a file too short for its declared chunks or pixels is refused 
   bmp[18] = bmp[22] = static_cast<char>(0x20), bmp[19] = bmp[23] = static_cast<char>(0x4E);
   sad::test::write_bytes(dir / "huge.bmp", bmp);
   CHECK_THROWS_WITH_AS(read_image_info(dir / "huge.bmp"),
-                       doctest::Contains("corrupt BMP (the file is too short for its declared 20000 x 20000 pixels)"), Error);
+                       doctest::Contains("corrupt BMP (the file is too short for its declared 20000 x 20000 pixels)"),
+                       Error);
 }
 
 TEST_CASE("image: formats other than PNG JPEG and BMP are refused and an oversized header is named by its size") {
@@ -312,6 +313,6 @@ TEST_CASE("image: formats other than PNG JPEG and BMP are refused and an oversiz
   }());
   png[16] = 0, png[17] = 0, png[18] = 0x75, png[19] = 0x30;  // width 30000, big-endian
   sad::test::write_bytes(dir / "big.png", png);
-  CHECK_THROWS_WITH_AS(read_image_info(dir / "big.png"), doctest::Contains("30000 x 4 pixels exceeds the limit of 20000"),
-                       Error);
+  CHECK_THROWS_WITH_AS(read_image_info(dir / "big.png"),
+                       doctest::Contains("30000 x 4 pixels exceeds the limit of 20000"), Error);
 }

@@ -32,8 +32,8 @@ TEST_CASE("module: hierarchical names of parameters and buffers") {
   Net net;
   std::vector<std::string> names;
   for (auto& [n, v] : net.named_parameters()) names.push_back(n);
-  CHECK(names == std::vector<std::string>{"block.conv.weight", "block.bn.weight", "block.bn.bias", "head.weight",
-                                          "head.bias"});
+  CHECK(names ==
+        std::vector<std::string>{"block.conv.weight", "block.bn.weight", "block.bn.bias", "head.weight", "head.bias"});
   std::vector<std::string> bufs;
   for (auto& [n, t] : net.named_buffers()) bufs.push_back(n);
   CHECK(bufs == std::vector<std::string>{"block.bn.running_mean", "block.bn.running_var"});
@@ -84,8 +84,7 @@ TEST_CASE("module: load_state copies by name and rejects mismatches clearly") {
   CHECK_THROWS_WITH_AS(b.load_state(st, "m.safetensors"), doctest::Contains("has shape (3, 2, 5, 5)"), Error);
   st = a.state();
   st.emplace_back("extra.weight", Tensor::zeros({1}));
-  CHECK_THROWS_WITH_AS(b.load_state(st, "m.safetensors"), doctest::Contains("unexpected tensor 'extra.weight'"),
-                       Error);
+  CHECK_THROWS_WITH_AS(b.load_state(st, "m.safetensors"), doctest::Contains("unexpected tensor 'extra.weight'"), Error);
   CHECK_NOTHROW(b.load_state(st, "m.safetensors", /*strict=*/false));
 }
 

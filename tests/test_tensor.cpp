@@ -98,8 +98,10 @@ TEST_CASE("threads: a count set before the first op wins over SPARSEAD_THREADS")
   Tensor a = Tensor::full({4}, 1.0), out = Tensor::zeros({4});
   ops::unary_forward({ops::UnaryKind::Relu}, a, out);  // the first op of this process
   CHECK(num_threads() == 2);
-  if (old) setenv("SPARSEAD_THREADS", saved.c_str(), 1);
-  else unsetenv("SPARSEAD_THREADS");
+  if (old)
+    setenv("SPARSEAD_THREADS", saved.c_str(), 1);
+  else
+    unsetenv("SPARSEAD_THREADS");
 }
 
 TEST_CASE("rng: fixed seeds replay and streams differ") {

@@ -97,7 +97,8 @@ TEST_CASE("trainer: the same seed gives the same model bit for bit") {
   std::string ds = make_tiny_dataset(tmp.path().string());
   run(ds, tmp.path().string() + "/a", "sparse-kl");
   run(ds, tmp.path().string() + "/b", "sparse-kl");
-  CHECK(test::read_bytes(tmp.path().string() + "/a/model.safetensors") == test::read_bytes(tmp.path().string() + "/b/model.safetensors"));
+  CHECK(test::read_bytes(tmp.path().string() + "/a/model.safetensors") ==
+        test::read_bytes(tmp.path().string() + "/b/model.safetensors"));
 }
 
 TEST_CASE("trainer: an interrupted run resumed equals the uninterrupted run") {
@@ -186,7 +187,8 @@ TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past pha
   REQUIRE(run(ds, root + "/res_own", "residual").completed);
   GeneratorSource res_ckpt = load_generator_source(root + "/res_own/checkpoint.safetensors");
   REQUIRE(res_ckpt.state.size() == g_model.size());
-  for (size_t i = 0; i < g_model.size(); ++i) CHECK(res_ckpt.state[i].second.to_vector() == g_model[i].second.to_vector());
+  for (size_t i = 0; i < g_model.size(); ++i)
+    CHECK(res_ckpt.state[i].second.to_vector() == g_model[i].second.to_vector());
 
   // A checkpoint taken inside phase 1 has no trained generator yet.
   std::atomic<bool> stop{true};
@@ -284,7 +286,7 @@ TEST_CASE("trainer: the resumed log is the checkpoint's and a dead process's tem
   fs::create_directories(part + "/samples");
   test::write_bytes(part + "/samples/gan_step_0000003.png.tmp.77", "half");
   test::write_bytes(part + "/samples/gan_step_0000004.png.tmp.77.12", "half");  // the image writer's form
-  test::write_bytes(part + "/notes.tmp.txt", "a user's file");  // not ours: kept
+  test::write_bytes(part + "/notes.tmp.txt", "a user's file");                  // not ours: kept
   REQUIRE(run_cfg(ds, part, c, nullptr, true).completed);
   CHECK(log_without_rates(tmp / "full") == log_without_rates(part));
   CHECK_FALSE(fs::exists(part + "/checkpoint.safetensors.tmp.99999"));

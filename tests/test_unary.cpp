@@ -64,19 +64,26 @@ TEST_CASE("unary kernels: vectorised and threaded loops match the per-element fo
     double (*slope)(double, double, double);  // (x, y, alpha)
   };
   const Kind kinds[] = {
-      {{ops::UnaryKind::Relu}, [](double v, double, double) { return v > 0 ? v : 0.0; },
+      {{ops::UnaryKind::Relu},
+       [](double v, double, double) { return v > 0 ? v : 0.0; },
        [](double v, double, double) { return v > 0 ? 1.0 : 0.0; }},
-      {{ops::UnaryKind::LeakyRelu, 0.2f}, [](double v, double a, double) { return v > 0 ? v : a * v; },
+      {{ops::UnaryKind::LeakyRelu, 0.2f},
+       [](double v, double a, double) { return v > 0 ? v : a * v; },
        [](double v, double, double a) { return v > 0 ? 1.0 : a; }},
-      {{ops::UnaryKind::Sigmoid}, [](double v, double, double) { return 1 / (1 + std::exp(-v)); },
+      {{ops::UnaryKind::Sigmoid},
+       [](double v, double, double) { return 1 / (1 + std::exp(-v)); },
        [](double, double y, double) { return y * (1 - y); }},
-      {{ops::UnaryKind::Tanh}, [](double v, double, double) { return std::tanh(v); },
+      {{ops::UnaryKind::Tanh},
+       [](double v, double, double) { return std::tanh(v); },
        [](double, double y, double) { return 1 - y * y; }},
-      {{ops::UnaryKind::Abs}, [](double v, double, double) { return std::abs(v); },
+      {{ops::UnaryKind::Abs},
+       [](double v, double, double) { return std::abs(v); },
        [](double v, double, double) { return v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0); }},
-      {{ops::UnaryKind::Affine, -0.5f, 0.25f}, [](double v, double a, double b) { return a * v + b; },
+      {{ops::UnaryKind::Affine, -0.5f, 0.25f},
+       [](double v, double a, double b) { return a * v + b; },
        [](double, double, double a) { return a; }},
-      {{ops::UnaryKind::Softplus}, [](double v, double, double) { return std::log1p(std::exp(v)); },
+      {{ops::UnaryKind::Softplus},
+       [](double v, double, double) { return std::log1p(std::exp(v)); },
        [](double v, double, double) { return 1 / (1 + std::exp(-v)); }},
   };
   for (const Kind& k : kinds) {
@@ -115,7 +122,9 @@ TEST_CASE("unary backward: a zero slope gives 0 even for a non-finite upstream g
     const std::vector<float> d = dx.to_vector();
     CHECK(d[1] == 0.0f);  // x = 0: slope 0 for both kinds
     CHECK(d[2] == 3.0f);
-    if (k == ops::UnaryKind::Relu) CHECK(d[0] == 0.0f);
-    else CHECK(std::isnan(d[0]));  // abs: slope -1, so -NaN
+    if (k == ops::UnaryKind::Relu)
+      CHECK(d[0] == 0.0f);
+    else
+      CHECK(std::isnan(d[0]));  // abs: slope -1, so -NaN
   }
 }

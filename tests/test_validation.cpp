@@ -141,8 +141,8 @@ TEST_CASE("config: a model file of format version 1 is refused with a message th
   Config c;
   Json j = c.to_json();
   j.set("format_version", 1);
-  CHECK_THROWS_WITH_AS(Config::from_json(j, "old.safetensors"), doctest::Contains("format version 1 (written by sparsead before"),
-                       Error);
+  CHECK_THROWS_WITH_AS(Config::from_json(j, "old.safetensors"),
+                       doctest::Contains("format version 1 (written by sparsead before"), Error);
   j.set("format_version", 7);
   CHECK_THROWS_WITH_AS(Config::from_json(j, "new.safetensors"), doctest::Contains("this build reads version 2"), Error);
 }

@@ -49,8 +49,7 @@ void forward_typed(const ops::UnaryParams& p, const T* x, T* y, int64_t n) {
   const T alpha = static_cast<T>(p.alpha), beta = static_cast<T>(p.beta);
   switch (p.kind) {
     case ops::UnaryKind::Relu: return map1(x, y, n, [](T v) { return v > T(0) ? v : T(0); });
-    case ops::UnaryKind::LeakyRelu:
-      return map1(x, y, n, [alpha](T v) { return v > T(0) ? v : alpha * v; });
+    case ops::UnaryKind::LeakyRelu: return map1(x, y, n, [alpha](T v) { return v > T(0) ? v : alpha * v; });
     case ops::UnaryKind::Sigmoid: return map1(x, y, n, [](T v) { return sigmoid(v); });
     case ops::UnaryKind::Tanh: return map1(x, y, n, [](T v) { return std::tanh(v); });
     case ops::UnaryKind::Abs: return map1(x, y, n, [](T v) { return std::abs(v); });
@@ -86,13 +85,11 @@ void backward_typed(const ops::UnaryParams& p, const T* x, const T* y, const T* 
 }  // namespace
 
 void unary_forward(const ops::UnaryParams& p, const Tensor& inp, Tensor& out) {
-  dispatch_float(inp.dtype(), [&]<typename T>(TypeTag<T>) {
-    forward_typed<T>(p, inp.data<T>(), out.data<T>(), inp.numel());
-  });
+  dispatch_float(inp.dtype(),
+                 [&]<typename T>(TypeTag<T>) { forward_typed<T>(p, inp.data<T>(), out.data<T>(), inp.numel()); });
 }
 
-void unary_backward(const ops::UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout,
-                    Tensor& dinp) {
+void unary_backward(const ops::UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout, Tensor& dinp) {
   dispatch_float(inp.dtype(), [&]<typename T>(TypeTag<T>) {
     backward_typed<T>(p, inp.data<T>(), out.data<T>(), dout.data<T>(), dinp.data<T>(), inp.numel());
   });

@@ -177,7 +177,8 @@ void binary_forward(const ops::BinaryParams& p, const Tensor& a, const Tensor& b
   if (n == 0) return;
   const Dims4 od = ops::pad_to_4d(out.shape());
   BroadcastGeometry g{od[1], od[2], od[3], {}, {}};
-  const Dims4 ast = broadcast_strides(ops::pad_to_4d(a.shape()), od), bst = broadcast_strides(ops::pad_to_4d(b.shape()), od);
+  const Dims4 ast = broadcast_strides(ops::pad_to_4d(a.shape()), od),
+              bst = broadcast_strides(ops::pad_to_4d(b.shape()), od);
   for (int d = 0; d < 4; ++d) {
     g.ast[d] = ast[d];
     g.bst[d] = bst[d];

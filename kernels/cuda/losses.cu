@@ -127,7 +127,8 @@ void pointwise_loss_backward(const ops::PointwiseLossParams& p, const Tensor& a,
 }
 
 void bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss) {
-  deterministic_sum(logits.numel(), BceTerm{device_ptr(logits), device_ptr(target)}, device_ptr(loss), 1.0 / static_cast<double>(logits.numel()));
+  deterministic_sum(logits.numel(), BceTerm{device_ptr(logits), device_ptr(target)}, device_ptr(loss),
+                    1.0 / static_cast<double>(logits.numel()));
 }
 
 void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss, Tensor& dlogits) {
