@@ -4,9 +4,10 @@
 # our OpenMP loops then share one thread pool instead of oversubscribing the cores.
 set -euo pipefail
 
-# clang and its runtime libraries (libFuzzer, the sanitizers): the fuzz targets (scripts/fuzz.sh).
+# clang and its runtime libraries (libFuzzer, the sanitizers): the fuzz targets (scripts/fuzz.sh);
+# clang-format-14: the pinned formatter of scripts/check-format.sh.
 packages=(cmake ninja-build g++ pkg-config libopenblas-openmp-dev doctest-dev libstb-dev libbenchmark-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev clang-format-14)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
