@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <numeric>
@@ -208,6 +209,22 @@ Split split_validation(int64_t n, uint64_t seed, double fraction, int64_t min_co
   std::sort(s.validation.begin(), s.validation.end());
   std::sort(s.train.begin(), s.train.end());
   return s;
+}
+
+// FNV-1a over the training files' names and sizes: identifies the data a model saw.
+std::string dataset_digest(const std::vector<ImageItem>& items) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  };
+  for (const auto& it : items) {
+    mix(fs::path(it.path).filename().string());
+    std::error_code ec;
+    mix(std::to_string(fs::file_size(it.path, ec)));
+  }
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
 }
 
 }  // namespace sad::data

@@ -71,6 +71,10 @@ struct Split {
   std::vector<int64_t> train;
   std::vector<int64_t> validation;
 };
+// FNV-1a over the files' names and sizes, as 16 hex digits: identifies the data a model saw
+// (stored in the model file; --resume refuses other data by it).
+std::string dataset_digest(const std::vector<ImageItem>& items);
+
 Split split_validation(int64_t n, uint64_t seed, double fraction = 0.1, int64_t min_count = 1);
 
 // Rng stream purposes of the data layer (first id of Rng::stream), so that no two uses of

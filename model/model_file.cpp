@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 
 #include "layers/safetensors.h"
 #include "tensor/check.h"
 #include "tensor/json.h"
+#include "tensor/text.h"
 
 namespace sad {
 
@@ -47,6 +50,40 @@ ModelFile read_model_file(const std::string& path) {
   SAD_CHECK(m.cfg.mode != Mode::Residual || m.s_state.empty(), path,
             ": residual-mode config but the file holds S tensors");
   return m;
+}
+
+GeneratorSource load_generator_source(const std::string& path) {
+  // A model file and a checkpoint both hold the config and G's tensors under "G.".
+  SafetensorsFile f = load_safetensors(path);
+  GeneratorSource src{config_from_metadata(f.metadata, path), {}};
+  if (f.metadata.count("phase")) {
+    // A training checkpoint: its G is phase 1's result once phase 1 has run all its steps.
+    auto done = f.metadata.find("phase1_done");
+    SAD_CHECK(done != f.metadata.end() && done->second == "1", path,
+              ": this checkpoint is still in phase 1 (its generator is not trained yet)");
+  }
+  for (auto& [n, t] : f.tensors)
+    if (n.rfind("G.", 0) == 0) src.state.emplace_back(n.substr(2), t);
+  SAD_CHECK(!src.state.empty(), path, ": holds no generator tensors");
+  return src;
+}
+
+// An integer of the checkpoint's metadata; a missing or malformed one is named.
+int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path) {
+  auto it = f.metadata.find(key);
+  SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "' (not a checkpoint of this build)");
+  const std::optional<int64_t> v = parse_int64(it->second);
+  SAD_CHECK(v && *v >= 0, path, ": checkpoint metadata '", key, "' is not a non-negative integer ('", it->second, "')");
+  return *v;
+}
+double meta_double(const SafetensorsFile& f, const std::string& key, const std::string& path) {
+  auto it = f.metadata.find(key);
+  SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "'");
+  char* end = nullptr;
+  const double v = std::strtod(it->second.c_str(), &end);
+  SAD_CHECK(!it->second.empty() && *end == '\0' && std::isfinite(v), path, ": checkpoint metadata '", key,
+            "' is not a number");
+  return v;
 }
 
 }  // namespace sad

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "layers/safetensors.h"
 #include "model/config.h"
 #include "tensor/tensor.h"
 
@@ -27,5 +28,19 @@ struct ModelFile {
 // damaged file could hold (no config, an invalid config, a NaN or Inf weight, a tensor
 // outside G and S, S tensors in a residual-mode file).
 ModelFile read_model_file(const std::string& path);
+
+// A training checkpoint's metadata values (phase, step, ...): a missing or malformed one is an
+// error naming `path` and the key.
+int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path);
+double meta_double(const SafetensorsFile& f, const std::string& key, const std::string& path);
+
+// The generator of --init-generator and the config it was trained with, read from a model
+// file or from a training checkpoint past phase 1 (so other modes can start while that run
+// is still in phase 2). Errors name the file.
+struct GeneratorSource {
+  Config cfg;
+  std::vector<std::pair<std::string, Tensor>> state;  // G's tensors without the "G." prefix
+};
+GeneratorSource load_generator_source(const std::string& path);
 
 }  // namespace sad

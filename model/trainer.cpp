@@ -3,10 +3,6 @@
 // collapse alarm).
 #include "model/trainer.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +17,7 @@
 #include "layers/optim.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
+#include "model/run_dir.h"
 #include "model/train_step.h"
 #include "model/validation.h"
 #include "tensor/file_io.h"
@@ -43,76 +40,6 @@ enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kF
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// FNV-1a over the training files' names and sizes: identifies the data a model saw.
-std::string dataset_digest(const std::vector<data::ImageItem>& items) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const std::string& s) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  };
-  for (const auto& it : items) {
-    mix(fs::path(it.path).filename().string());
-    std::error_code ec;
-    mix(std::to_string(fs::file_size(it.path, ec)));
-  }
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-// Files named like a writer's temporary (is_temp_name) in the run directory and its samples/: the atomic
-// writers' temporaries, left behind only by a process that died mid-write. Called with the
-// run's lock held, so no live writer owns them.
-void remove_stale_temps(const fs::path& run) {
-  for (const fs::path& dir : {run, run / "samples"}) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) continue;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (e.is_regular_file(ec) && is_temp_name(e.path().filename().string())) fs::remove(e.path(), ec);
-  }
-}
-
-// An exclusive flock on RUN/.lock for the trainer's lifetime: a second process training
-// into the same directory is refused, and the kernel releases the lock when a process dies.
-class RunLock {
- public:
-  explicit RunLock(const fs::path& run) {
-    const std::string p = (run / ".lock").string();
-    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    SAD_CHECK(fd_ >= 0, p, ": cannot open the run's lock file");
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      SAD_FAIL(run.string(), ": another sparsead process is training in this run directory");
-    }
-  }
-  ~RunLock() {
-    ::flock(fd_, LOCK_UN);
-    ::close(fd_);
-  }
-  RunLock(const RunLock&) = delete;
-  RunLock& operator=(const RunLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-// An integer of the checkpoint's metadata; a missing or malformed one is named.
-int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path) {
-  auto it = f.metadata.find(key);
-  SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "' (not a checkpoint of this build)");
-  const std::optional<int64_t> v = parse_int64(it->second);
-  SAD_CHECK(v && *v >= 0, path, ": checkpoint metadata '", key, "' is not a non-negative integer ('", it->second, "')");
-  return *v;
-}
-double meta_double(const SafetensorsFile& f, const std::string& key, const std::string& path) {
-  auto it = f.metadata.find(key);
-  SAD_CHECK(it != f.metadata.end(), path, ": checkpoint metadata has no '", key, "'");
-  char* end = nullptr;
-  const double v = std::strtod(it->second.c_str(), &end);
-  SAD_CHECK(!it->second.empty() && *end == '\0' && std::isfinite(v), path, ": checkpoint metadata '", key,
-            "' is not a number");
-  return v;
-}
 
 // Everything a phase's optimisation needs.
 struct Optimised {
@@ -587,7 +514,7 @@ TrainResult Trainer::run() {
   std::ofstream(path(kRunMarker)) << "a sparsead training run\n";
   remove_stale_temps(opt_.out_dir);
   cfg_.commit = SPARSEAD_GIT_COMMIT;
-  cfg_.dataset_digest = dataset_digest(opt_.dataset.train);
+  cfg_.dataset_digest = data::dataset_digest(opt_.dataset.train);
   model_.config() = cfg_;
   load_images();
   model_.init(static_cast<uint64_t>(cfg_.seed));
@@ -650,29 +577,6 @@ TrainResult Trainer::run() {
 }
 
 }  // namespace
-
-bool is_failed_start(const std::string& dir) {
-  std::error_code ec;
-  const fs::path d(dir);
-  return fs::is_directory(d, ec) && fs::exists(d / kRunMarker, ec) && !fs::exists(d / "checkpoint.safetensors", ec) &&
-         !fs::exists(d / "model.safetensors", ec);
-}
-
-GeneratorSource load_generator_source(const std::string& path) {
-  // A model file and a checkpoint both hold the config and G's tensors under "G.".
-  SafetensorsFile f = load_safetensors(path);
-  GeneratorSource src{config_from_metadata(f.metadata, path), {}};
-  if (f.metadata.count("phase")) {
-    // A training checkpoint: its G is phase 1's result once phase 1 has run all its steps.
-    auto done = f.metadata.find("phase1_done");
-    SAD_CHECK(done != f.metadata.end() && done->second == "1", path,
-              ": this checkpoint is still in phase 1 (its generator is not trained yet)");
-  }
-  for (auto& [n, t] : f.tensors)
-    if (n.rfind("G.", 0) == 0) src.state.emplace_back(n.substr(2), t);
-  SAD_CHECK(!src.state.empty(), path, ": holds no generator tensors");
-  return src;
-}
 
 TrainResult train(const TrainOptions& opt) {
   SAD_CHECK(opt.cfg.channels == 1 || opt.cfg.channels == 3, "train: channels must be set from the data");

@@ -13,6 +13,8 @@
 
 #include "data/dataset.h"
 #include "model/anomaly_model.h"
+#include "model/model_file.h"  // GeneratorSource
+#include "model/run_dir.h"     // kRunMarker, is_failed_start
 
 namespace sad {
 
@@ -43,22 +45,6 @@ struct TrainOptions {
   // no model): its files are removed, under the run's lock, and training starts afresh.
   bool restart_failed_start = false;
 };
-
-// The marker every run directory gets when training starts: only a directory that holds it
-// is ever cleaned for a restart.
-inline constexpr const char* kRunMarker = ".sparsead-run";
-
-// True when `dir` holds a run that failed before its first checkpoint (see above).
-bool is_failed_start(const std::string& dir);
-
-// The generator of --init-generator and the config it was trained with, read from a model
-// file or from a training checkpoint past phase 1 (so other modes can start while that run
-// is still in phase 2). Errors name the file.
-struct GeneratorSource {
-  Config cfg;
-  std::vector<std::pair<std::string, Tensor>> state;  // G's tensors without the "G." prefix
-};
-GeneratorSource load_generator_source(const std::string& path);
 
 struct TrainResult {
   bool completed = false;  // false when stopped early (a checkpoint was written)
