@@ -9,8 +9,8 @@
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [--replay] [--merge] [--targets LIST] [--jobs N]
 #   SECONDS     fuzzing time per target (default 60); CI runs 20
 #   --replay    run only the committed corpora (every file once), no fuzzing
-#   --merge     after fuzzing, minimise the committed corpus plus what the run found into
-#               tests/data/fuzz/<target>/ (libFuzzer -merge=1), to be committed
+#   --merge     after fuzzing, add to tests/data/fuzz/<target>/ the inputs of the run that add
+#               coverage (libFuzzer -merge=1; seeds and findings stay), to be committed
 #   --targets   comma-separated subset of: model_file,json_config,image,dataset,flags
 #   --jobs N    targets run N at a time (default 1)
 # The summary gives, per target: executions, edge coverage (cov), features (ft), corpus size,
@@ -106,11 +106,12 @@ fi
 
 if ((merge && !replay)); then
   for t in "${target_list[@]}"; do
-    seeds="tests/data/fuzz/$t" next="$out/merged-$t"
-    mkdir -p "$next"
-    "build-fuzz/fuzz/fuzz_$t" -merge=1 "-max_len=${max_len[$t]}" "$next" "$seeds" "$out/corpus-$t" >"$out/$t.merge.log" 2>&1
-    rm -rf "$seeds" && mv "$next" "$seeds"
-    echo "merged: $seeds now holds $(find "$seeds" -type f | wc -l) inputs"
+    # -merge=1 DIR1 DIR2 copies into DIR1 only the inputs of DIR2 that add coverage: the
+    # named seeds and the regress-* findings stay.
+    seeds="tests/data/fuzz/$t"
+    before=$(find "$seeds" -type f | wc -l)
+    "build-fuzz/fuzz/fuzz_$t" -merge=1 "-max_len=${max_len[$t]}" "$seeds" "$out/corpus-$t" >"$out/$t.merge.log" 2>&1
+    echo "merged: $seeds holds $(find "$seeds" -type f | wc -l) inputs (was $before)"
   done
 fi
 echo "fuzz.sh: no findings"
