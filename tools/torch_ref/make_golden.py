@@ -47,7 +47,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from torch_ref import losses, nets, state, steps  # noqa: E402
 
-FIXTURE_VERSION = 1  # bump when a file's contents or meaning change; tests/test_golden.cpp checks it
+FIXTURE_VERSION = 1  # bump when a file's contents or meaning change; tests/golden_util.h checks it
 REGENERATE = "tools/setup-python.sh && .venv/bin/python tools/torch_ref/make_golden.py"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(REPO, "tests", "data", "golden")
