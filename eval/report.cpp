@@ -1,14 +1,14 @@
-// The per-defect-type metric table and its JSON text. The JSON writer is deliberately tiny
-// and private: five keys, numbers or null, and escaped type names are all it must emit.
+// The per-defect-type metric table and its JSON text (written by tensor/json, the project's
+// one JSON writer).
 #include "eval/report.h"
 
-#include <charconv>
 #include <cmath>
 #include <set>
 #include <utility>
 #include <vector>
 
 #include "tensor/check.h"
+#include "tensor/json.h"
 
 namespace sad::eval {
 
@@ -37,50 +37,17 @@ MetricSet evaluate_subset(const std::vector<size_t>& idx, std::span<const float>
   return r;
 }
 
-void append_escaped(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);  // UTF-8 bytes pass through unchanged
-    }
-  }
-  out += '"';
-}
-
-void append_number(std::string& out, const std::optional<double>& v) {
-  if (!v || !std::isfinite(*v)) {  // JSON has no NaN/Inf; the metrics never produce them
-    out += "null";
-    return;
-  }
-  char buf[32];
-  auto res = std::to_chars(buf, buf + sizeof buf, *v);  // shortest form that round-trips
-  out.append(buf, res.ptr);
-}
-
-void append_set(std::string& out, const MetricSet& m, const std::string& indent) {
+// A metric set as a JSON object: the five metrics in a fixed order, null where undefined.
+Json set_json(const MetricSet& m) {
   const std::pair<const char*, const std::optional<double>*> fields[] = {{"image_auroc", &m.image_auroc},
                                                                          {"pixel_auroc", &m.pixel_auroc},
                                                                          {"aupro", &m.aupro},
                                                                          {"pixel_ap", &m.pixel_ap},
                                                                          {"image_f1", &m.image_f1}};
-  bool first = true;
-  for (const auto& [key, value] : fields) {
-    if (!first) out += ",\n";
-    first = false;
-    out += indent;
-    out += '"';
-    out += key;
-    out += "\": ";
-    append_number(out, *value);
-  }
+  Json o = Json::object();
+  for (const auto& [key, value] : fields)
+    o.set(key, *value && std::isfinite(**value) ? Json(**value) : Json());  // JSON has no NaN/Inf
+  return o;
 }
 
 }  // namespace
@@ -116,20 +83,11 @@ MetricsReport evaluate(std::span<const std::string> types, std::span<const float
 }
 
 std::string report_json(const MetricsReport& report) {
-  std::string out = "{\n";
-  append_set(out, report.all, "  ");
-  out += ",\n  \"per_type\": {";
-  bool first = true;
-  for (const auto& [type, set] : report.per_type) {
-    out += first ? "\n    " : ",\n    ";
-    first = false;
-    append_escaped(out, type);
-    out += ": {\n";
-    append_set(out, set, "      ");
-    out += "\n    }";
-  }
-  out += first ? "}\n}\n" : "\n  }\n}\n";
-  return out;
+  Json j = set_json(report.all);
+  Json per_type = Json::object();
+  for (const auto& [type, set] : report.per_type) per_type.set(type, set_json(set));
+  j.set("per_type", std::move(per_type));
+  return j.dump(2) + "\n";
 }
 
 }  // namespace sad::eval

@@ -406,7 +406,7 @@ TEST_CASE("report_json: keys and nulls and escaping") {
       "  \"pixel_ap\": 0.125,\n"
       "  \"image_f1\": 1,\n"
       "  \"per_type\": {\n"
-      "    \"a\\\"b\\\\c\\u000a\": {\n"
+      "    \"a\\\"b\\\\c\\n\": {\n"
       "      \"image_auroc\": null,\n"
       "      \"pixel_auroc\": null,\n"
       "      \"aupro\": null,\n"
