@@ -12,6 +12,7 @@
 
 #include "data/synth.h"
 #include "data_test_util.h"
+#include "model/train_step.h"
 #include "model/trainer.h"
 #include "test_util.h"
 
@@ -151,7 +152,18 @@ TEST_CASE("trainer: residual and mask-supervised modes train") {
   CHECK(std::isfinite(ma.predict_file(ds + "/test/hole/000.png").raw_score));
   TrainResult b = run(ds, tmp.path().string() + "/mask", "mask-supervised");
   REQUIRE(b.completed);
-  CHECK(AnomalyModel::load(b.model_path, Device::cpu()).has_segmenter());
+  AnomalyModel mb = AnomalyModel::load(b.model_path, Device::cpu());
+  REQUIRE(mb.has_segmenter());
+  // The mode picks the loss: from the same seed and data, the focal loss on the masks and
+  // sparse-kl on the weak labels must leave different segmenters (the same G: phase 1 does
+  // not depend on the mode). Without this, a trainer ignoring the mode would pass.
+  TrainResult c = run(ds, tmp.path().string() + "/kl", "sparse-kl");
+  REQUIRE(c.completed);
+  AnomalyModel mc = AnomalyModel::load(c.model_path, Device::cpu());
+  CHECK(mb.generator().state()[0].second.to_vector() == mc.generator().state()[0].second.to_vector());
+  CHECK(mb.segmenter()->state()[0].second.to_vector() != mc.segmenter()->state()[0].second.to_vector());
+  CHECK(seg_loss_settings(mb.config()).mask_supervised);
+  CHECK_FALSE(seg_loss_settings(mc.config()).mask_supervised);
 }
 
 TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past phase 1") {
