@@ -14,9 +14,8 @@
 #include <cmath>
 #include <memory>
 
-#include "cli_test_util.h"
+#include "cli_fixtures.h"
 #include "cuda_parity_util.h"
-#include "data/synth.h"
 #include "data_test_util.h"
 #include "model/anomaly_model.h"
 #include "model/train_step.h"
@@ -175,14 +174,7 @@ TEST_CASE("cuda parity step: the residual mode's and the segmenter's scores agre
 TEST_CASE("cuda parity step: one model file tested by the CLI on both devices gives the same metrics" *
           doctest::skip(!sad::cuda_available())) {
   TempDir d("cuda-cli-parity");
-  data::SynthConfig sc;
-  sc.seed = 4;
-  sc.size = 32;
-  sc.train = 8;
-  sc.test_good = 4;
-  sc.per_defect = 2;
-  sc.defects = {"hole", "scratch"};
-  data::generate_synthetic_dataset(sc, d / "ds");
+  const std::string ds = tiny_dataset(d, "ds", 4);  // 32 x 32 RGB, 2 good and 2 defect test images
   Config c;
   c.image_size = 32;
   c.width = 8;
@@ -192,7 +184,7 @@ TEST_CASE("cuda parity step: one model file tested by the CLI on both devices gi
   m.init(3);
   m.save(d / "m.safetensors");
   for (const char* device : {"cpu", "cuda"}) {
-    const Run r = sparsead({"test", "--model", d / "m.safetensors", "--data", d / "ds", "--out", d / device, "--device",
+    const Run r = sparsead({"test", "--model", d / "m.safetensors", "--data", ds, "--out", d / device, "--device",
                             device, "--quiet", "--no-panels"});
     INFO(device << ": " << r.err);
     REQUIRE(r.rc == 0);
