@@ -109,7 +109,7 @@ void check_weights(ParameterArena& gpu, ParameterArena& cpu, double lr, const st
 
 }  // namespace
 
-TEST_CASE("cuda parity step: gan_step on the GPU equals the CPU's (losses, every gradient, the weights)" *
+TEST_CASE("cuda parity step: gan_step on the GPU equals the CPU's (losses and every gradient and the weights)" *
           doctest::skip(!sad::cuda_available())) {
   StrictMathGuard strict;
   Side cpu(Device::cpu()), gpu(Device::cuda(0));

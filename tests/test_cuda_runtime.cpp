@@ -122,7 +122,7 @@ bool device_has(size_t bytes) {
 // Every element-wise kernel and the reductions index with 64 bits; no other test reaches 2^31
 // elements. 2^31 + 2^20 + 7 floats (8.6 GB): fill, an in-place unary op, the whole sum, and the
 // last elements read back. Skipped where the device lacks 10 GB free.
-TEST_CASE("cuda 64-bit indexing: fill, unary and sum over more than 2^31 elements" *
+TEST_CASE("cuda 64-bit indexing: fill and unary and sum over more than 2^31 elements" *
           doctest::skip(!device_has(size_t{10} << 30))) {
   const int64_t n = (int64_t{1} << 31) + (int64_t{1} << 20) + 7;
   Tensor t = Tensor::empty({n}, DType::F32, Device::cuda(0));
