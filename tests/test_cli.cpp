@@ -105,14 +105,7 @@ TEST_CASE("cli bad input: missing directories") {
   check_refused(sparsead({"train", "--data", d / "cat", "--out", d / "run"}), 1, d / "cat/train/good", d / "run");
   // predict on an input that does not exist.
   const std::string ds = tiny_dataset(d);
-  Config cfg;
-  cfg.image_size = 32;
-  cfg.width = 4;
-  cfg.channels = 3;
-  cfg.finalise();
-  AnomalyModel m(cfg);
-  m.init(1);
-  m.save(d / "m.safetensors");
+  model_file(d, "m.safetensors", [](Config&) {});
   check_refused(sparsead({"predict", "--model", d / "m.safetensors", "--input", d / "none.png", "--out", d / "p"}), 1,
                 "--input '" + (d / "none.png") + "'", d / "p");
   check_refused(sparsead({"test", "--model", d / "absent.safetensors", "--data", ds, "--out", d / "t"}), 1,

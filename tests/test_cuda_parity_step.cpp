@@ -175,14 +175,7 @@ TEST_CASE("cuda parity step: one model file tested by the CLI on both devices gi
           doctest::skip(!sad::cuda_available())) {
   TempDir d("cuda-cli-parity");
   const std::string ds = tiny_dataset(d, "ds", 4);  // 32 x 32 RGB, 2 good and 2 defect test images
-  Config c;
-  c.image_size = 32;
-  c.width = 8;
-  c.channels = 3;
-  c.finalise();
-  AnomalyModel m(c);
-  m.init(3);
-  m.save(d / "m.safetensors");
+  model_file(d, "m.safetensors", [](Config&) {});   // untrained, S = 32, width 4
   for (const char* device : {"cpu", "cuda"}) {
     const Run r = sparsead({"test", "--model", d / "m.safetensors", "--data", ds, "--out", d / device, "--device",
                             device, "--quiet", "--no-panels"});
