@@ -4,12 +4,9 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <vector>
 
 #include "data/image_format.h"
