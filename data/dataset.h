@@ -84,6 +84,7 @@ enum StreamPurpose : uint64_t {
   kStreamShuffle = 0x5348'5546,     // "SHUF"
   kStreamPerturb = 0x5045'5254,     // "PERT"
   kStreamSynth = 0x5359'4e54,       // "SYNT"
+  kStreamCrop = 0x4352'4f50,        // "CROP": tile mode's window positions
 };
 
 }  // namespace sad::data

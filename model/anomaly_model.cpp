@@ -6,6 +6,7 @@
 #include <map>
 
 #include "data/image.h"
+#include "data/tiles.h"
 #include "kernels/ops.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
@@ -56,14 +57,17 @@ std::vector<std::pair<std::string, Tensor>> AnomalyModel::state() const {
 
 namespace {
 
-// The map (S, S) averaged by a box filter of odd side S/16 + 1, stride 1, borders averaging
-// only inside the image, as doubles.
-std::vector<double> box_filtered(const Tensor& map_ss) {
-  const Tensor& m = map_ss;
-  SAD_CHECK(m.ndim() == 2 && m.device().is_cpu(), "image_score_from_map: expects an (S, S) CPU map, got ", m.str());
-  int64_t s = m.dim(0);
+// The side of the image score's box filter: odd, S/16 + 1 for the network's S.
+int box_side(int64_t s) {
   int k = static_cast<int>(s / 16) + 1;
-  if (k % 2 == 0) ++k;
+  return k % 2 == 0 ? k + 1 : k;
+}
+
+// The map (H, W) averaged by a box filter of odd side S/16 + 1, stride 1, borders averaging
+// only inside the image, as doubles.
+std::vector<double> box_filtered(const Tensor& m, int64_t s) {
+  SAD_CHECK(m.ndim() == 2 && m.device().is_cpu(), "image_score_from_map: expects an (H, W) CPU map, got ", m.str());
+  const int k = box_side(s);
   ops::AvgPoolParams p{k, 1, k / 2, false};
   Tensor in = m.reshape({1, 1, m.dim(0), m.dim(1)});
   Tensor out = Tensor::empty({1, 1, m.dim(0), m.dim(1)}, m.dtype());
@@ -71,20 +75,42 @@ std::vector<double> box_filtered(const Tensor& map_ss) {
   return out.to_vector_f64();  // exact for a float64 map too
 }
 
+// The max, or the log-sum-exp t log mean exp(v / t), of the s x s window at (y0, x0) of a
+// row-major map of width w.
+double window_score(const std::vector<double>& v, int64_t w, int64_t y0, int64_t x0, int64_t s, bool lse,
+                    double temperature) {
+  double top = -INFINITY;
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j < s; ++j) top = std::max(top, v[static_cast<size_t>((y0 + i) * w + x0 + j)]);
+  if (!lse) return top;
+  double sum = 0;
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j < s; ++j)
+      sum += std::exp((v[static_cast<size_t>((y0 + i) * w + x0 + j)] - top) / temperature);
+  return top + temperature * std::log(sum / static_cast<double>(s * s));
+}
+
 }  // namespace
 
 double image_score_from_map(const Tensor& map_ss) {
-  std::vector<double> v = box_filtered(map_ss);
+  std::vector<double> v = box_filtered(map_ss, map_ss.dim(0));
   return *std::max_element(v.begin(), v.end());
 }
 
 double image_score_lse_from_map(const Tensor& map_ss, double temperature) {
   SAD_CHECK(temperature > 0, "image score: the temperature must be > 0, got ", temperature);
-  std::vector<double> v = box_filtered(map_ss);
-  const double top = *std::max_element(v.begin(), v.end());
-  double sum = 0;
-  for (double x : v) sum += std::exp((x - top) / temperature);
-  return top + temperature * std::log(sum / static_cast<double>(v.size()));
+  std::vector<double> v = box_filtered(map_ss, map_ss.dim(0));
+  return window_score(v, map_ss.dim(1), 0, 0, map_ss.dim(0), true, temperature);
+}
+
+double image_score_tiled(const Tensor& map_hw, const data::TileGrid& grid, bool lse, double temperature) {
+  SAD_CHECK(map_hw.ndim() == 2 && map_hw.dim(0) == grid.size.h && map_hw.dim(1) == grid.size.w,
+            "image_score_tiled: map ", shape_str(map_hw.shape()), " does not match the grid");
+  const std::vector<double> v = box_filtered(map_hw, grid.s);
+  double best = -INFINITY;
+  for (int64_t k = 0; k < grid.count(); ++k)
+    best = std::max(best, window_score(v, grid.size.w, grid.y(k), grid.x(k), grid.s, lse, temperature));
+  return best;
 }
 
 Tensor gaussian_blur(const Tensor& map_hw, double sigma) {
@@ -111,7 +137,7 @@ Tensor gaussian_blur(const Tensor& map_hw, double sigma) {
   return Tensor::from_vector(dst, {h, w});
 }
 
-AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
+Tensor AnomalyModel::raw_maps(const Tensor& x) {
   SAD_CHECK(x.ndim() == 4 && x.dim(1) == cfg_.channels && x.dim(2) == cfg_.image_size && x.dim(3) == cfg_.image_size,
             "model: input ", shape_str(x.shape()), " must be (B, ", cfg_.channels, ", ", cfg_.image_size, ", ",
             cfg_.image_size, ")");
@@ -119,44 +145,70 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   g_->eval();
   Variable xin(x.to(device_));
   Variable xr = g_->forward(xin);
-  const int64_t s = cfg_.image_size;
-  Tensor maps;
-  std::vector<double> scores;
   if (s_) {
     s_->eval();
-    // The image score comes from the logits (see the header); the map the user sees is
-    // still M = sigmoid(l).
-    Tensor logits = s_->forward(xin, xr).data().to(Device::cpu());
-    if (cfg_.map_sigma > 0)
-      for (int64_t b = 0; b < logits.dim(0); ++b) {
-        Tensor dst = logits.slice0(b, b + 1).reshape({s, s});
-        dst.copy_from(gaussian_blur(dst, cfg_.map_sigma));
-      }
-    const bool lse = cfg_.image_score == "lse";
-    for (int64_t b = 0; b < logits.dim(0); ++b) {
-      const Tensor l = logits.slice0(b, b + 1).reshape({s, s});
-      scores.push_back(lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l));
-    }
-    maps = sigmoid(Variable(logits)).data();
-  } else {
-    Tensor r =
-        residual_evidence(xin.data(), xr.data(), parse_residual_kind(cfg_.residual_kind), false).to(Device::cpu());
-    maps = Tensor::empty(r.shape());
-    for (int64_t b = 0; b < r.dim(0); ++b) {
-      Tensor blurred = gaussian_blur(r.slice0(b, b + 1).reshape({s, s}), cfg_.residual_sigma);
-      Tensor dst = maps.slice0(b, b + 1).reshape({s, s});
-      dst.copy_from(blurred);
-    }
-    for (int64_t b = 0; b < maps.dim(0); ++b)
-      scores.push_back(image_score_from_map(maps.slice0(b, b + 1).reshape({s, s})));
+    return s_->forward(xin, xr).data().to(Device::cpu());
   }
-  // A NaN or Inf in the weights or the input must never become a label: "nan" compares
-  // false against every threshold, so it would read as normal.
+  return residual_evidence(xin.data(), xr.data(), parse_residual_kind(cfg_.residual_kind), false).to(Device::cpu());
+}
+
+double AnomalyModel::map_sigma() const { return s_ ? cfg_.map_sigma : cfg_.residual_sigma; }
+
+namespace {
+
+// A NaN or Inf in the weights or the input must never become a label: "nan" compares false
+// against every threshold, so it would read as normal.
+void check_finite(const std::vector<double>& scores, const Tensor& maps) {
   for (double v : scores) SAD_CHECK(std::isfinite(v), "model: the image score is not finite (", v, ")");
   const float* m = maps.data<float>();  // on the CPU: checked in place, no copy
   SAD_CHECK(std::all_of(m, m + maps.numel(), [](float v) { return std::isfinite(v); }),
             "model: the anomaly map holds a non-finite value");
+}
+
+}  // namespace
+
+AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
+  Tensor raw = raw_maps(x);  // logits, or the raw residual evidence
+  const int64_t s = cfg_.image_size;
+  const double sigma = map_sigma();
+  if (sigma > 0)
+    for (int64_t b = 0; b < raw.dim(0); ++b) {
+      Tensor dst = raw.slice0(b, b + 1).reshape({s, s});
+      dst.copy_from(gaussian_blur(dst, sigma));
+    }
+  std::vector<double> scores;
+  // The segmenter's image score comes from the logits (see the header); the map the user
+  // sees is still M = sigmoid(l).
+  const bool lse = s_ && cfg_.image_score == "lse";
+  for (int64_t b = 0; b < raw.dim(0); ++b) {
+    const Tensor l = raw.slice0(b, b + 1).reshape({s, s});
+    scores.push_back(lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l));
+  }
+  Tensor maps = s_ ? sigmoid(Variable(raw)).data() : raw;
+  check_finite(scores, maps);
   return Scored{maps, scores};
+}
+
+AnomalyModel::ScoredImage AnomalyModel::score_tiled(const Tensor& x) {
+  SAD_CHECK(x.ndim() == 3 && x.dim(0) == cfg_.channels, "model: tiled input ", shape_str(x.shape()), " must be (",
+            cfg_.channels, ", H, W)");
+  const int64_t s = cfg_.image_size, c = cfg_.channels;
+  const data::TileGrid grid = data::tile_grid({x.dim(1), x.dim(2)}, s, cfg_.window_stride());
+  const int64_t n = grid.count();
+  Tensor raw = Tensor::empty({n, 1, s, s});
+  for (int64_t k0 = 0; k0 < n; k0 += cfg_.batch) {
+    const int64_t k1 = std::min(n, k0 + cfg_.batch);
+    Tensor batch = Tensor::empty({k1 - k0, c, s, s});
+    for (int64_t k = k0; k < k1; ++k)
+      batch.slice0(k - k0, k - k0 + 1).reshape({c, s, s}).copy_from(data::crop(x, grid.y(k), grid.x(k), s));
+    raw.slice0(k0, k1).copy_from(raw_maps(batch));
+  }
+  Tensor m = data::stitch(raw, grid);
+  if (map_sigma() > 0) m = gaussian_blur(m, map_sigma());
+  const double score = image_score_tiled(m, grid, s_ && cfg_.image_score == "lse", cfg_.score_temperature);
+  Tensor map = s_ ? sigmoid(Variable(m)).data() : m;
+  check_finite({score}, map);
+  return ScoredImage{map, score};
 }
 
 namespace {
@@ -177,15 +229,24 @@ Prediction AnomalyModel::predict_image(const Tensor& image, double threshold) {
             " must have ", cfg_.channels, " channels");
   const int h = static_cast<int>(image.dim(1)), w = static_cast<int>(image.dim(2));
   const int s = static_cast<int>(cfg_.image_size);
-  Tensor x = data::resize(image, s, s);
-  data::to_signed_range(x);
-  Scored sc = score_batch(x.reshape({1, cfg_.channels, s, s}));
   Prediction p;
-  p.raw_score = sc.scores[0];
+  if (cfg_.tiled()) {
+    const data::Size2 ws = data::working_size(h, w, cfg_.tile_scale, s);
+    Tensor x = data::resize(image, static_cast<int>(ws.h), static_cast<int>(ws.w));
+    data::to_signed_range(x);
+    ScoredImage sc = score_tiled(x);
+    p.raw_score = sc.score;
+    p.raw_map = sc.map;
+  } else {
+    Tensor x = data::resize(image, s, s);
+    data::to_signed_range(x);
+    Scored sc = score_batch(x.reshape({1, cfg_.channels, s, s}));
+    p.raw_score = sc.scores[0];
+    p.raw_map = sc.maps.reshape({s, s});
+  }
   p.score = normalise_image_score(p.raw_score);
   p.anomalous = p.score >= threshold;
-  p.raw_map = sc.maps.reshape({s, s});
-  Tensor resized = data::resize(sc.maps.reshape({1, s, s}), h, w);
+  Tensor resized = data::resize(p.raw_map.reshape({1, p.raw_map.dim(0), p.raw_map.dim(1)}), h, w);
   std::vector<float> v = resized.to_vector();
   for (float& m : v) m = static_cast<float>(normalise_pixel(m));
   p.map = Tensor::from_vector(v, {h, w});

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "data/tiles.h"
 #include "model/config.h"
 #include "model/model_file.h"
 #include "model/networks.h"
@@ -31,7 +32,7 @@ struct Prediction {
   double score = 0;        // normalised: 0.5 is the stored (or given) threshold
   bool anomalous = false;  // score >= 0.5, or >= the threshold override
   Tensor map;              // (H, W) normalised anomaly map at the image's original size, CPU
-  Tensor raw_map;          // (S, S) raw map, CPU
+  Tensor raw_map;          // raw map, CPU: (S, S), or the working size in tile mode (config tile_scale)
 };
 
 class AnomalyModel {
@@ -56,6 +57,23 @@ class AnomalyModel {
     std::vector<double> scores;  // (B)
   };
   Scored score_batch(const Tensor& x);
+
+  // Tile mode (config tile_scale > 0): one image at its working size, (C, H, W) in [-1, 1]
+  // with H, W >= S, scored window by window (data/tiles.h). The windows' raw maps (logits,
+  // or raw residual evidence) are stitched, then smoothed like score_batch's, and the image
+  // score is the largest of the windows' scores on the stitched map, so an image of one
+  // window scores as score_batch scores it (up to the smoothing at the window's border).
+  struct ScoredImage {
+    Tensor map;  // (H, W) CPU: M, or the smoothed residual map
+    double score = 0;
+  };
+  ScoredImage score_tiled(const Tensor& x);
+
+  // The maps before smoothing and scoring, (B, 1, S, S) CPU: S's logits, or in residual mode
+  // the raw residual evidence r (not batch-normalised).
+  Tensor raw_maps(const Tensor& x);
+  // The Gaussian smoothing applied to raw maps: map_sigma, or residual_sigma in residual mode.
+  double map_sigma() const;
 
   // Normalisation with the stored validation statistics (METHOD.md):
   // clip((s - t) / max(max - min, 1e-6) + 0.5, 0, 1).
@@ -95,6 +113,11 @@ double image_score_from_map(const Tensor& map_ss);
 // segmenter whose head marks defects with all its features at zero) still rank.
 // temperature t: t log mean exp(v / t); t -> 0 approaches the max.
 double image_score_lse_from_map(const Tensor& map_ss, double temperature = 1.0);
+
+// Tile mode's image score on a stitched, smoothed map (H, W) at the grid's working size: the
+// largest over the grid's windows of the window's score (lse or max) over the box-filtered
+// map, the box of side S/16 + 1 for the grid's window side S.
+double image_score_tiled(const Tensor& map_hw, const data::TileGrid& grid, bool lse, double temperature);
 
 // Separable Gaussian blur of one (H, W) CPU map, zero padding (residual mode).
 Tensor gaussian_blur(const Tensor& map_hw, double sigma);

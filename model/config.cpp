@@ -34,6 +34,9 @@ const std::vector<Field>& fields() {
       {"steps_seg", &Config::steps_seg},
       {"epochs_gan", &Config::epochs_gan},
       {"epochs_seg", &Config::epochs_seg},
+      {"tile_scale", &Config::tile_scale},
+      {"tile_stride", &Config::tile_stride},
+      {"val_crops", &Config::val_crops},
       {"p_perturb", &Config::p_perturb},
       {"l_mse", &Config::l_mse},
       {"l_ssim", &Config::l_ssim},
@@ -189,6 +192,11 @@ void Config::validate() const {
             "epochs must lie in [0, 1000000] (-1: use the step budget)");
   SAD_CHECK(steps_gan >= 0 && steps_seg >= 0 && steps_gan <= (int64_t{1} << 40) && steps_seg <= (int64_t{1} << 40),
             "steps must lie in [0, 2^40]");
+  SAD_CHECK(tile_scale == 0 || (tile_scale >= 0.05 && tile_scale <= 8), "tile_scale must be 0 (no tiles) or lie in ",
+            "[0.05, 8], got ", tile_scale);
+  SAD_CHECK(tile_stride >= 0 && tile_stride <= image_size,
+            "tile_stride must lie in [1, image_size] (0: image_size / 2), got ", tile_stride);
+  SAD_CHECK(val_crops >= 1 && val_crops <= 64, "val_crops must lie in [1, 64], got ", val_crops);
   SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
   SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",
             val_perturbations);

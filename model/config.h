@@ -40,6 +40,15 @@ struct Config {
   int64_t steps_seg = 800;
   int64_t epochs_gan = -1;
   int64_t epochs_seg = -1;
+  // Native-resolution tiles (0: off, METHOD.md's whole image shrunk to S x S). > 0: each image
+  // is resized by this factor (1: its own resolution; its shorter side at least S), training
+  // and validation take S x S crops, and inference stitches a grid of S x S windows
+  // `tile_stride` apart (0: S / 2) back into a map at the working size (data/tiles.h).
+  double tile_scale = 0;
+  int64_t tile_stride = 0;
+  int64_t val_crops = 2;  // tile mode: seeded S x S crops of each held-out image for validation
+  bool tiled() const { return tile_scale > 0; }
+  int64_t window_stride() const { return tile_stride > 0 ? tile_stride : image_size / 2; }
   // ---- training-time perturbation ----
   double p_perturb = 0.5;
   // ---- phase 1: G and D ----

@@ -14,6 +14,7 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "data/perturb.h"
+#include "data/tiles.h"
 #include "layers/optim.h"
 #include "layers/safetensors.h"
 #include "model/losses.h"
@@ -115,6 +116,7 @@ class Trainer {
  private:
   void load_images();
   data::Sample make_sample(int64_t phase, int64_t idx, int64_t epoch) const;
+  Tensor random_crop(const Tensor& x, Rng& rng) const;
   void run_phase(int64_t phase, int64_t step, const PhasePlan& plan);
   void train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step);
   void end_row(int64_t phase, int64_t step, const PhasePlan& plan, double period_seconds, int64_t period_images);
@@ -135,7 +137,9 @@ class Trainer {
   TrainProgress* progress_;
   std::shared_ptr<Discriminator> d_;
   std::unique_ptr<Optimised> opt_g_, opt_d_, opt_s_;
-  std::vector<Tensor> train_images_, val_images_;  // (C, S, S) in [-1, 1], CPU
+  // (C, S, S) in [-1, 1], CPU; tile mode: training images at their working size, and
+  // validation crops (C, S, S).
+  std::vector<Tensor> train_images_, val_images_;
   std::unique_ptr<ValidationSet> val_set_;
   // The final phase-2 row's scores of the validation set: the finished model's, reused by
   // finish_validation instead of scoring the same images again.
@@ -155,26 +159,54 @@ void Trainer::load_images() {
   SAD_CHECK(!split.train.empty(), opt_.dataset.root, ": too few training images to hold out a validation set (",
             items.size(), ")");
   const int c = static_cast<int>(cfg_.channels), s = static_cast<int>(cfg_.image_size);
+  // Tile mode keeps each image at its working size; training crops it step by step.
+  auto load = [&](int64_t i) {
+    const std::string& p = items[static_cast<size_t>(i)].path;
+    return cfg_.tiled() ? data::load_working_image(p, c, cfg_.tile_scale, s) : data::load_model_input(p, c, s);
+  };
   progress_->start("loading", static_cast<int64_t>(items.size()), "img");
   for (int64_t i : split.train) {
-    train_images_.push_back(data::load_model_input(items[static_cast<size_t>(i)].path, c, s));
+    train_images_.push_back(load(i));
     progress_->advance(1, "");
   }
   for (int64_t i : split.validation) {
-    val_images_.push_back(data::load_model_input(items[static_cast<size_t>(i)].path, c, s));
+    Tensor x = load(i);
+    if (!cfg_.tiled()) val_images_.push_back(x);
+    // Tile mode validates on seeded S x S crops: affordable, and scored as a window is.
+    for (int64_t k = 0; cfg_.tiled() && k < cfg_.val_crops; ++k) {
+      Rng rng = Rng::stream(static_cast<uint64_t>(cfg_.seed),
+                            {data::kStreamCrop, 0, static_cast<uint64_t>(i), static_cast<uint64_t>(k)});
+      val_images_.push_back(random_crop(x, rng));
+    }
     progress_->advance(1, "");
   }
   progress_->finish();
 }
 
+Tensor Trainer::random_crop(const Tensor& x, Rng& rng) const {
+  const int64_t s = cfg_.image_size;
+  const int64_t y = static_cast<int64_t>(rng.below(static_cast<uint64_t>(x.dim(1) - s + 1)));
+  const int64_t xx = static_cast<int64_t>(rng.below(static_cast<uint64_t>(x.dim(2) - s + 1)));
+  return data::crop(x, y, xx, s);
+}
+
 data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) const {
-  const Tensor& x = train_images_[static_cast<size_t>(idx)];
+  // Tile mode: an S x S window of each image, its own stream per (phase, epoch, image, which).
+  auto window = [&](int64_t j, uint64_t which) {
+    const Tensor& img = train_images_[static_cast<size_t>(j)];
+    if (!cfg_.tiled()) return img;
+    Rng r = Rng::stream(static_cast<uint64_t>(cfg_.seed),
+                        {data::kStreamCrop, static_cast<uint64_t>(phase), static_cast<uint64_t>(epoch),
+                         static_cast<uint64_t>(idx), which});
+    return random_crop(img, r);
+  };
+  const Tensor x = window(idx, 0);
   Rng rng = Rng::stream(static_cast<uint64_t>(cfg_.seed), {data::kStreamPerturb, static_cast<uint64_t>(phase),
                                                            static_cast<uint64_t>(epoch), static_cast<uint64_t>(idx)});
   data::PerturbOptions po;
   po.p_perturb = cfg_.p_perturb;
   data::OtherImages others{static_cast<int64_t>(train_images_.size()), idx,
-                           [this](int64_t j) { return train_images_[static_cast<size_t>(j)]; }};
+                           [&window](int64_t j) { return window(j, 1 + static_cast<uint64_t>(j)); }};
   data::Perturbed p = data::perturb(x, rng, po, others);
   data::Sample sample(4);
   sample[kFieldClean] = x;
