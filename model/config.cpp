@@ -50,6 +50,7 @@ const std::vector<Field>& fields() {
       {"lambda_fit", &Config::lambda_fit},
       {"weak_labels", &Config::weak_labels},
       {"residual_kind", &Config::residual_kind},
+      {"label_contrast", &Config::label_contrast},
       {"lr_s", &Config::lr_s},
       {"seg_beta1", &Config::seg_beta1},
       {"seg_beta2", &Config::seg_beta2},
@@ -196,6 +197,8 @@ void Config::validate() const {
             "[0.05, 8], got ", tile_scale);
   SAD_CHECK(tile_stride >= 0 && tile_stride <= image_size,
             "tile_stride must lie in [1, image_size] (0: image_size / 2), got ", tile_stride);
+  SAD_CHECK(label_contrast >= 0 && label_contrast <= 1000, "label_contrast must lie in [0, 1000], got ",
+            label_contrast);
   SAD_CHECK(val_crops >= 1 && val_crops <= 64, "val_crops must lie in [1, 64], got ", val_crops);
   SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
   SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",

@@ -58,6 +58,10 @@ struct Config {
   double rho = 0.03, beta_kl = 1.0, lambda_fit = 1.0;
   bool weak_labels = true;
   std::string residual_kind = "mix";  // l1 | ssim | mix
+  // The weak label against G's error (0: METHOD.md, y = 1 for every visible perturbation):
+  // a perturbed image keeps y = 1 only when the mean residual over its perturbation is at
+  // least this many times the mean elsewhere (contrast_labels, model/losses.h).
+  double label_contrast = 0;
   double lr_s = 1e-3, seg_beta1 = 0.9, seg_beta2 = 0.999;
   double focal_gamma = 2.0;  // mask-supervised ablation
   // ---- conventions ----

@@ -83,4 +83,31 @@ Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKin
   return out;
 }
 
+ContrastLabels contrast_labels(const Tensor& residual, const Tensor& mask, const Tensor& labels, double contrast) {
+  const int64_t b = labels.numel();
+  SAD_CHECK(residual.ndim() == 4 && residual.dim(0) == b && mask.shape() == residual.shape(),
+            "contrast_labels: residual ", shape_str(residual.shape()), ", mask ", shape_str(mask.shape()), " and ", b,
+            " labels do not match");
+  const std::vector<double> r = residual.to(Device::cpu()).to_vector_f64(), m = mask.to(Device::cpu()).to_vector_f64();
+  std::vector<float> y = labels.to(Device::cpu()).to_vector();
+  const size_t hw = static_cast<size_t>(residual.numel() / b);
+  ContrastLabels out;
+  for (size_t i = 0; i < static_cast<size_t>(b); ++i) {
+    if (y[i] < 0.5f) continue;
+    ++out.perturbed;
+    double in = 0, outside = 0, n_in = 0;
+    for (size_t k = i * hw; k < (i + 1) * hw; ++k) {
+      const bool inside = m[k] >= 0.5;
+      (inside ? in : outside) += r[k];
+      n_in += inside;
+    }
+    const double n_out = static_cast<double>(hw) - n_in;
+    const bool stands_out = n_in > 0 && (n_out == 0 || in / n_in >= contrast * (outside / n_out));
+    y[i] = stands_out ? 1.0f : 0.0f;
+    out.kept += stands_out;
+  }
+  out.labels = Tensor::from_vector(y, {b}).to(labels.device());
+  return out;
+}
+
 }  // namespace sad

@@ -42,4 +42,17 @@ ResidualKind parse_residual_kind(const std::string& s);
 const char* residual_kind_name(ResidualKind k);
 Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKind kind, bool normalise);
 
+// The weak label against G's own error (option label_contrast, a deviation from METHOD.md):
+// a perturbed image (label 1) keeps y = 1 only when its perturbation stands out in the
+// residual, mean of r over the mask >= contrast * mean of r outside it; otherwise y = 0, as
+// G reconstructs that perturbation no worse than the rest of the image and S cannot tell it
+// from normal texture there. residual (B, 1, S, S), mask (B, 1, S, S) in {0, 1}, labels (B),
+// on any device; returns the labels (B) on the labels' device. The mask decides only this
+// one bit per image: the loss still never sees a pixel label.
+struct ContrastLabels {
+  Tensor labels;
+  int64_t perturbed = 0, kept = 0;  // images with label 1 before, and those still 1 after
+};
+ContrastLabels contrast_labels(const Tensor& residual, const Tensor& mask, const Tensor& labels, double contrast);
+
 }  // namespace sad

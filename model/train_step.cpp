@@ -34,6 +34,7 @@ SegLossSettings seg_loss_settings(const Config& cfg) {
   st.kl = {static_cast<float>(cfg.rho), static_cast<float>(cfg.beta_kl), static_cast<float>(cfg.lambda_fit),
            cfg.weak_labels};
   st.focal = {static_cast<float>(cfg.focal_gamma), -1.0f};  // no class weighting
+  st.label_contrast = cfg.label_contrast;
   return st;
 }
 
@@ -79,10 +80,15 @@ SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSet
     res.x_hat = g.forward(Variable(x_tilde)).data();
     res.residual = residual_evidence(x_tilde, res.x_hat, st.residual, true);
   }
+  Tensor y = labels;
+  if (!st.mask_supervised && st.label_contrast > 0) {
+    ContrastLabels c = contrast_labels(res.residual, mask, labels, st.label_contrast);
+    y = c.labels;
+    res.perturbed = c.perturbed, res.kept = c.kept;
+  }
   opt_s.zero_grad();
   Variable logits = s.forward(Variable(x_tilde), Variable(res.x_hat));
-  Variable loss =
-      st.mask_supervised ? focal_loss(logits, mask, st.focal) : kl_sparsity(logits, res.residual, labels, st.kl);
+  Variable loss = st.mask_supervised ? focal_loss(logits, mask, st.focal) : kl_sparsity(logits, res.residual, y, st.kl);
   res.loss = loss.data().item();
   check_finite(res.loss, "L_S", where);
   loss.backward();

@@ -45,6 +45,8 @@ struct SegLossSettings {
   ResidualKind residual = ResidualKind::Mix;
   ops::KlSparsityParams kl;
   ops::FocalParams focal;
+  double label_contrast = 0;  // > 0: weak labels against G's error (contrast_labels)
+  bool needs_mask() const { return mask_supervised || label_contrast > 0; }
 };
 SegLossSettings seg_loss_settings(const Config& cfg);
 GanLossWeights gan_loss_weights(const Config& cfg);
@@ -56,14 +58,16 @@ AdamConfig adam_config_d(const Config& cfg);
 AdamConfig adam_config_s(const Config& cfg);
 
 struct SegStepResult {
-  double loss = 0;  // L_S
-  Tensor x_hat;     // (B, C, S, S) G(x~) in eval mode
-  Tensor residual;  // (B, 1, S, S) r, batch-normalised
-  Tensor logits;    // (B, 1, S, S) S(x~, x^), detached
+  double loss = 0;                  // L_S
+  Tensor x_hat;                     // (B, C, S, S) G(x~) in eval mode
+  Tensor residual;                  // (B, 1, S, S) r, batch-normalised
+  Tensor logits;                    // (B, 1, S, S) S(x~, x^), detached
+  int64_t perturbed = 0, kept = 0;  // label_contrast: label-1 images, and those it kept at 1
 };
 
-// x_tilde (B, C, S, S); mask (B, 1, S, S), read only by the mask-supervised ablation;
-// labels (B) weak labels, read only by sparse-kl.
+// x_tilde (B, C, S, S); mask (B, 1, S, S), read only by the mask-supervised ablation and by
+// label_contrast (which turns it into one bit per image); labels (B) weak labels, read only
+// by sparse-kl.
 SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSettings& st, const Tensor& x_tilde,
                        const Tensor& mask, const Tensor& labels, StepPlace where = {});
 

@@ -140,6 +140,7 @@ class Trainer {
   // (C, S, S) in [-1, 1], CPU; tile mode: training images at their working size, and
   // validation crops (C, S, S).
   std::vector<Tensor> train_images_, val_images_;
+  int64_t held_out_ = 0;  // held-out images (tile mode: val_crops crops of each in val_images_)
   std::unique_ptr<ValidationSet> val_set_;
   // The final phase-2 row's scores of the validation set: the finished model's, reused by
   // finish_validation instead of scoring the same images again.
@@ -169,6 +170,7 @@ void Trainer::load_images() {
     train_images_.push_back(load(i));
     progress_->advance(1, "");
   }
+  held_out_ = static_cast<int64_t>(split.validation.size());
   for (int64_t i : split.validation) {
     Tensor x = load(i);
     if (!cfg_.tiled()) val_images_.push_back(x);
@@ -239,8 +241,8 @@ void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch,
   } else {
     const SegLossSettings st = seg_loss_settings(cfg_);
     const Tensor& labels = batch.fields[kFieldLabel];  // (B, 1): the weak labels
-    // Only the mask-supervised ablation reads the masks: no copy to the device otherwise.
-    const Tensor masks = st.mask_supervised ? batch.fields[kFieldMask].to(dev) : Tensor();
+    // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.
+    const Tensor masks = st.needs_mask() ? batch.fields[kFieldMask].to(dev) : Tensor();
     e.s += seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.fields[kFieldInput].to(dev),
                     masks, labels.reshape({labels.dim(0)}).to(dev), where)
                .loss;
@@ -508,7 +510,7 @@ void Trainer::print_plan(bool skip_gan) {
   std::snprintf(line, sizeof line,
                 "plan: %lld training images (%lld held out), batch %lld, %lld steps an epoch; phase 1 %lld steps%s, "
                 "phase 2 %lld steps; estimated %s (from forward-pass timings)",
-                static_cast<long long>(train_images_.size()), static_cast<long long>(val_images_.size()),
+                static_cast<long long>(train_images_.size()), static_cast<long long>(held_out_),
                 static_cast<long long>(b), static_cast<long long>(plan_gan_.per_epoch),
                 static_cast<long long>(plan_gan_.total), skip_gan ? " (from --init-generator, skipped)" : "",
                 static_cast<long long>(plan_seg_.total), format_duration(est).c_str());
@@ -529,9 +531,8 @@ void Trainer::finish_validation() {
   std::snprintf(line, sizeof line,
                 "validation (%lld held-out images, %lld scored): image AUROC %.4f +- %.4f, pixel AUROC %.4f, "
                 "%.1f %% of pixels above the pixel threshold, %lld distinct scores, G's SSIM %.3f",
-                static_cast<long long>(val_images_.size()), static_cast<long long>(st.images), st.image_auroc,
-                st.image_auroc_se, st.pixel_auroc, 100 * st.above_threshold, static_cast<long long>(st.distinct_scores),
-                st.g_ssim);
+                static_cast<long long>(held_out_), static_cast<long long>(st.images), st.image_auroc, st.image_auroc_se,
+                st.pixel_auroc, 100 * st.above_threshold, static_cast<long long>(st.distinct_scores), st.g_ssim);
   progress_->line(line);  // the caller reports result_.alarm
 }
 

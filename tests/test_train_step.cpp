@@ -91,3 +91,35 @@ TEST_CASE("training steps replay bit for bit from the same seed") {
   CHECK(same(a.ag.data(), b.ag.data()));
   CHECK(same(a.as.data(), b.as.data()));
 }
+
+TEST_CASE("contrast_labels keeps label 1 only where the perturbation stands out in the residual") {
+  // Four 2 x 2 images: 0 normal; 1 perturbed where r is 5 against 1 elsewhere (contrast 5);
+  // 2 perturbed where r equals the rest (contrast 1); 3 labelled 1 with an empty mask.
+  Tensor r = Tensor::from_vector({1, 1, 1, 1, 5, 1, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1}, {4, 1, 2, 2});
+  Tensor m = Tensor::from_vector({0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0}, {4, 1, 2, 2});
+  Tensor y = Tensor::from_vector({0, 1, 1, 1}, {4});
+  ContrastLabels c = contrast_labels(r, m, y, 2.0);
+  CHECK(c.labels.to_vector() == std::vector<float>{0, 1, 0, 0});
+  CHECK(c.perturbed == 3);
+  CHECK(c.kept == 1);
+  CHECK(contrast_labels(r, m, y, 1.0).labels.to_vector() == std::vector<float>{0, 1, 1, 0});
+  CHECK(contrast_labels(r, m, y, 6.0).labels.to_vector() == std::vector<float>{0, 0, 0, 0});
+  CHECK_THROWS_AS(contrast_labels(r, m, Tensor::zeros({3}), 2.0), Error);
+}
+
+TEST_CASE("seg_step with label_contrast trains on the relabelled images") {
+  // Empty masks: every perturbed label drops to 0, so the step equals one with labels 0.
+  Nets a, b;
+  SegLossSettings st = seg_loss_settings(a.cfg);
+  st.label_contrast = 1.5;
+  SegStepResult ra = a.seg(st);
+  CHECK(ra.perturbed == 2);
+  CHECK(ra.kept == 0);
+  b.labels = Tensor::zeros({4});
+  SegStepResult rb = b.seg(seg_loss_settings(b.cfg));
+  CHECK(ra.loss == rb.loss);
+  CHECK(same(a.as.data(), b.as.data()));
+  // Without the option the labels stand: another loss.
+  Nets c;
+  CHECK(c.seg(seg_loss_settings(c.cfg)).loss != ra.loss);
+}
