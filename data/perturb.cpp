@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace sad::data {
 
@@ -81,9 +82,32 @@ Tensor perlin_region(int64_t size, Rng& rng, const PerturbOptions& opt) {
   return m;
 }
 
+Tensor crack_region(int64_t size, Rng& rng) {
+  Tensor m = Tensor::zeros({1, size, size});
+  float* p = m.data<float>();
+  const double n = static_cast<double>(size);
+  double y = rng.uniform(0, n), x = rng.uniform(0, n), angle = rng.uniform(0, 2 * std::numbers::pi);
+  const double length = rng.uniform(n / 4, n), half = rng.uniform(0.5, 0.5 + n / 64);
+  const int64_t reach = static_cast<int64_t>(std::ceil(half));
+  for (double t = 0; t < length; t += 0.5) {
+    angle += rng.normal(0.0, 0.15);
+    y += 0.5 * std::sin(angle);
+    x += 0.5 * std::cos(angle);
+    const int64_t cy = static_cast<int64_t>(std::floor(y)), cx = static_cast<int64_t>(std::floor(x));
+    for (int64_t i = cy - reach; i <= cy + reach; ++i)
+      for (int64_t j = cx - reach; j <= cx + reach; ++j) {
+        if (i < 0 || j < 0 || i >= size || j >= size) continue;
+        const double dy = static_cast<double>(i) + 0.5 - y, dx = static_cast<double>(j) + 0.5 - x;
+        if (dy * dy + dx * dx <= half * half) p[i * size + j] = 1.0f;
+      }
+  }
+  return m;
+}
+
 Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt, const OtherImages& others) {
   check_image(x);
   SAD_CHECK(opt.p_perturb >= 0.0 && opt.p_perturb <= 1.0, "perturb: p_perturb must be in [0, 1], got ", opt.p_perturb);
+  SAD_CHECK(opt.p_crack >= 0.0 && opt.p_crack <= 1.0, "perturb: p_crack must be in [0, 1], got ", opt.p_crack);
   SAD_CHECK(opt.max_draws >= 1 && opt.max_scale_log2 >= 0 && opt.max_scale_log2 < 16 && opt.noise_res >= 1,
             "perturb: bad options");
   const int64_t c = x.dim(0), s = x.dim(1), plane = s * s;
@@ -98,7 +122,8 @@ Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt, const Ot
   float* out = r.image.data<float>();
   for (int draw = 1; draw <= opt.max_draws; ++draw) {
     r.draws = draw;
-    Tensor m = perlin_region(s, rng, opt);
+    const bool crack = opt.p_crack > 0 && rng.uniform() < opt.p_crack;
+    Tensor m = crack ? crack_region(s, rng) : perlin_region(s, rng, opt);
     const float* ms = m.data<float>();
     double area = 0;
     for (int64_t i = 0; i < plane; ++i) area += ms[i];

@@ -36,6 +36,9 @@ struct PerturbOptions {
   double shift_min = 0.3;  // intensity source: x +- U(0.3, 0.8)
   double shift_max = 0.8;
   double min_visibility = 0.05;  // mean over m of |x~ - x| must reach this
+  // A lever beyond METHOD.md (0: off, no random number drawn for it): the probability that a
+  // draw's region is a thin crack (crack_region) instead of a Perlin region.
+  double p_crack = 0.0;
 };
 
 enum class PerturbSource : int { None = -1, OtherImage = 0, Noise = 1, Intensity = 2 };
@@ -65,5 +68,11 @@ Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt = {}, con
 // One region draw (Perlin scales, k * 90 degree rotation, threshold), without the area
 // test: (1, S, S) in {0, 1}. Exposed for tests and diagnostics.
 Tensor perlin_region(int64_t size, Rng& rng, const PerturbOptions& opt = {});
+
+// A thin crack: a wandering line (direction drifting by N(0, 0.15) rad every half pixel)
+// from a uniform start, of length U(S / 4, S) and half-width U(0.5, 0.5 + S / 64), clipped
+// to the image: (1, S, S) in {0, 1}. Real cracks (KolektorSDD, MTD's crack and fray) are thin
+// and long, the shape that Perlin blobs never take.
+Tensor crack_region(int64_t size, Rng& rng);
 
 }  // namespace sad::data

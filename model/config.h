@@ -51,6 +51,7 @@ struct Config {
   int64_t window_stride() const { return tile_stride > 0 ? tile_stride : image_size / 2; }
   // ---- training-time perturbation ----
   double p_perturb = 0.5;
+  double p_crack = 0.0;  // a lever (0: METHOD.md): share of perturbation regions that are thin cracks
   // ---- phase 1: G and D ----
   double l_mse = 1.0, l_ssim = 1.0, l_adv = 0.05;
   double lr_g = 2e-4, lr_d = 2e-4, gan_beta1 = 0.5, gan_beta2 = 0.999;

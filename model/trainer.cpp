@@ -207,6 +207,7 @@ data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) con
                                                            static_cast<uint64_t>(epoch), static_cast<uint64_t>(idx)});
   data::PerturbOptions po;
   po.p_perturb = cfg_.p_perturb;
+  po.p_crack = cfg_.p_crack;
   data::OtherImages others{static_cast<int64_t>(train_images_.size()), idx,
                            [&window](int64_t j) { return window(j, 1 + static_cast<uint64_t>(j)); }};
   data::Perturbed p = data::perturb(x, rng, po, others);

@@ -244,3 +244,52 @@ TEST_CASE("perturb: bad inputs are errors") {
   }
   CHECK(threw);
 }
+
+TEST_CASE("crack_region: a thin wandering line, seeded, and perturb uses it at rate p_crack") {
+  const int64_t s = 64;
+  int accepted = 0;
+  for (uint64_t k = 0; k < 40; ++k) {
+    Rng a = Rng::stream(4, {k}), b = Rng::stream(4, {k});
+    Tensor m = crack_region(s, a);
+    CHECK(m.to_vector() == crack_region(s, b).to_vector());  // the Rng alone decides
+    const std::vector<float> v = m.to_vector();
+    int64_t area = 0;
+    for (float f : v) area += f == 1.0f;
+    // Thin (half-width at most 1.5 at S = 64): no 6 x 6 block is all crack, as a blob would be.
+    int64_t full_blocks = 0;
+    for (int64_t i = 0; i + 6 <= s; ++i)
+      for (int64_t j = 0; j + 6 <= s; ++j) {
+        bool all = true;
+        for (int64_t a2 = 0; a2 < 6 && all; ++a2)
+          for (int64_t b2 = 0; b2 < 6 && all; ++b2) all = v[static_cast<size_t>((i + a2) * s + j + b2)] == 1.0f;
+        full_blocks += all;
+      }
+    CHECK(full_blocks == 0);
+    accepted += area >= s * s / 200;  // METHOD.md's minimum area: most cracks qualify
+  }
+  CHECK(accepted >= 20);
+  // p_crack = 0 draws nothing for the lever: METHOD.md's perturbation bit for bit.
+  PerturbOptions opt, off;
+  opt.p_perturb = off.p_perturb = 1.0;
+  off.p_crack = 0.0;
+  Tensor x = smooth_image(1, s, 7);
+  Rng r1 = Rng::stream(9, {1}), r2 = Rng::stream(9, {1});
+  CHECK(perturb(x, r1, opt).image.to_vector() == perturb(x, r2, off).image.to_vector());
+  // p_crack = 1: every accepted region is a crack, so far thinner than a Perlin blob.
+  opt.p_crack = 1.0;
+  int thin = 0, labelled = 0;
+  for (uint64_t k = 0; k < 30; ++k) {
+    Rng r = Rng::stream(10, {k});
+    Perturbed p = perturb(x, r, opt);
+    if (p.label < 0.5f) continue;
+    ++labelled;
+    double area = 0;
+    for (float v : p.mask.to_vector()) area += v;
+    thin += area / static_cast<double>(s * s) <= 0.06;
+  }
+  CHECK(labelled >= 20);
+  CHECK(thin == labelled);
+  opt.p_crack = 1.5;
+  Rng bad = Rng::stream(1, {1});
+  CHECK_THROWS_AS(perturb(x, bad, opt), Error);
+}
