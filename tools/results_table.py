@@ -106,7 +106,7 @@ def distinct(values):
 def steps(g):
     def one(r):
         s = r.get("summary") or {}
-        gan = "shared" if r.get("init_generator") else s.get("steps_gan", "-")
+        gan = "shared" if r.get("init_generator") or s.get("generator_from") else s.get("steps_gan", "-")
         return f"{gan}/{s.get('steps_seg', '-')}"
     return ", ".join(distinct([one(r) for r in g]))
 
@@ -138,16 +138,36 @@ def commits(g):
     return ", ".join(distinct([one(r) for r in g]))
 
 
+def settings(g):
+    """What a row changed: the --set pairs of its training, and whose generator it started from."""
+    def one(r):
+        args, out, i = [str(a) for a in (r.get("train_args") or [])], [], 0
+        while i < len(args):
+            if args[i] == "--set":
+                i += 1
+                while i < len(args) and not args[i].startswith("--"):
+                    out.append(args[i])
+                    i += 1
+                continue
+            if args[i] == "--init-generator" and i + 1 < len(args):
+                out.append("G of " + os.path.basename(os.path.dirname(args[i + 1])))
+                i += 2
+                continue
+            i += 1
+        return " ".join(out) or "-"
+    return ", ".join(distinct([one(r) for r in g]))
+
+
 def row(cells):
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
 def main_table(groups):
-    head = ["set", "mode", "tag", "seeds"] + [m[1] for m in METRICS] + \
+    head = ["set", "mode", "tag", "settings", "seeds"] + [m[1] for m in METRICS] + \
            ["steps G/S", "train time", "alarm", "commit"]
     lines = [row(head), row(["---"] * len(head))]
     for (set_, mode, tag), g in groups:
-        cells = [set_, mode, tag or "-", ", ".join(str(r.get("seed")) for r in g)]
+        cells = [set_, mode, tag or "-", settings(g), ", ".join(str(r.get("seed")) for r in g)]
         cells += [stat([overall(r.get("metrics")).get(key) for r in g]) for key, _ in METRICS]
         cells += [steps(g), train_time(g), alarm(g), commits(g)]
         lines.append(row(cells))
