@@ -245,7 +245,7 @@ TEST_CASE("perturb: bad inputs are errors") {
   CHECK(threw);
 }
 
-TEST_CASE("crack_region: a thin wandering line, seeded, and perturb uses it at rate p_crack") {
+TEST_CASE("crack_region: a thin wandering line drawn from the Rng alone that perturb uses at rate p_crack") {
   const int64_t s = 64;
   int accepted = 0;
   for (uint64_t k = 0; k < 40; ++k) {

@@ -42,7 +42,7 @@ TEST_CASE("tiles: window origins step by the stride and the last window is flush
   CHECK(g.x(9) == 0);
 }
 
-TEST_CASE("tiles: the window weight is a positive tent, 1 in the middle") {
+TEST_CASE("tiles: the window weight is a positive tent that is 1 in the middle") {
   for (int64_t s : {1, 2, 7, 16}) {
     const std::vector<float> w = data::window_weight(s);
     REQUIRE(w.size() == static_cast<size_t>(s * s));
@@ -229,7 +229,7 @@ TrainResult train_tiled(const std::string& data_dir, const std::string& out, con
 
 }  // namespace
 
-TEST_CASE("tiles: tile-mode training crops windows, replays bit for bit, resumes, and maps at native size") {
+TEST_CASE("tiles: tile-mode training crops windows and replays and resumes bit for bit and maps at native size") {
   test::TempDir tmp("tiles-train");
   const std::string ds = make_wide_dataset(tmp.path().string());
   const std::string a = tmp.path().string() + "/a", b = tmp.path().string() + "/b";
