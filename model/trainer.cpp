@@ -17,16 +17,13 @@
 #include "data/tiles.h"
 #include "layers/optim.h"
 #include "layers/safetensors.h"
+#include "model/build_info.h"
 #include "model/losses.h"
 #include "model/run_dir.h"
 #include "model/train_step.h"
 #include "model/validation.h"
 #include "tensor/file_io.h"
 #include "tensor/text.h"
-
-#ifndef SPARSEAD_GIT_COMMIT
-#define SPARSEAD_GIT_COMMIT "unknown"
-#endif
 
 namespace sad {
 
@@ -547,7 +544,7 @@ TrainResult Trainer::run() {
   }
   std::ofstream(path(kRunMarker)) << "a sparsead training run\n";
   remove_stale_temps(opt_.out_dir);
-  cfg_.commit = SPARSEAD_GIT_COMMIT;
+  cfg_.commit = build_commit();
   cfg_.dataset_digest = data::dataset_digest(opt_.dataset.train);
   model_.config() = cfg_;
   load_images();

@@ -12,6 +12,7 @@
 
 #include "data/synth.h"
 #include "data_test_util.h"
+#include "model/build_info.h"
 #include "model/train_step.h"
 #include "model/trainer.h"
 #include "test_util.h"
@@ -84,6 +85,8 @@ TEST_CASE("trainer: sparse-kl writes its files and the model loads back and scor
   CHECK(fs::exists(tmp.path().string() + "/run/samples/gan_step_0000006.png"));
   AnomalyModel m = AnomalyModel::load(r.model_path, Device::cpu());
   CHECK(m.config().mode == Mode::SparseKl);
+  CHECK(m.config().commit == build_commit());  // provenance: the tree this binary was built from
+  if (fs::exists(fs::path(SPARSEAD_SOURCE_DIR) / ".git")) CHECK(std::string(build_commit()) != "unknown");
   CHECK(m.has_segmenter());
   CHECK(m.config().image_score_max >= m.config().image_score_min);
   Prediction p = m.predict_file(ds + "/test/crack/000.png");
