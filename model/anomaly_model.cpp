@@ -113,27 +113,33 @@ double image_score_tiled(const Tensor& map_hw, const data::TileGrid& grid, bool 
   return best;
 }
 
-Tensor gaussian_blur(const Tensor& map_hw, double sigma) {
+Tensor gaussian_blur(const Tensor& map_hw, double sigma, bool inside_only) {
   SAD_CHECK(map_hw.ndim() == 2 && sigma > 0, "gaussian_blur: expects an (H, W) map and sigma > 0");
   const int64_t h = map_hw.dim(0), w = map_hw.dim(1);
   const int r = std::max(1, static_cast<int>(std::ceil(3.0 * sigma)));
   const std::vector<double> g = ops::gaussian_taps(2 * r + 1, sigma);
   std::vector<float> src = map_hw.to_vector(), tmp(src.size()), dst(src.size());
-  auto at = [](const std::vector<float>& v, int64_t y, int64_t x, int64_t hh, int64_t ww) {
-    return (y < 0 || y >= hh || x < 0 || x >= ww) ? 0.0 : static_cast<double>(v[static_cast<size_t>(y * ww + x)]);
+  // One pass along an axis of length n: zero padding, or (inside_only) the taps that fall
+  // inside renormalised to sum 1. The 2-D kernel is separable and the image a rectangle, so
+  // renormalising each pass renormalises the whole kernel.
+  auto pass = [&](const std::vector<float>& in, std::vector<float>& out, bool along_x) {
+    const int64_t n = along_x ? w : h;
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t pos = along_x ? x : y;
+        double a = 0, mass = 0;
+        for (int i = -r; i <= r; ++i) {
+          const int64_t q = pos + i;
+          if (q < 0 || q >= n) continue;
+          const size_t at = static_cast<size_t>(along_x ? y * w + q : q * w + x);
+          a += g[static_cast<size_t>(i + r)] * static_cast<double>(in[at]);
+          mass += g[static_cast<size_t>(i + r)];
+        }
+        out[static_cast<size_t>(y * w + x)] = static_cast<float>(inside_only ? a / mass : a);
+      }
   };
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x) {
-      double a = 0;
-      for (int i = -r; i <= r; ++i) a += g[static_cast<size_t>(i + r)] * at(src, y, x + i, h, w);
-      tmp[static_cast<size_t>(y * w + x)] = static_cast<float>(a);
-    }
-  for (int64_t y = 0; y < h; ++y)
-    for (int64_t x = 0; x < w; ++x) {
-      double a = 0;
-      for (int i = -r; i <= r; ++i) a += g[static_cast<size_t>(i + r)] * at(tmp, y + i, x, h, w);
-      dst[static_cast<size_t>(y * w + x)] = static_cast<float>(a);
-    }
+  pass(src, tmp, true);
+  pass(tmp, dst, false);
   return Tensor::from_vector(dst, {h, w});
 }
 
@@ -153,6 +159,7 @@ Tensor AnomalyModel::raw_maps(const Tensor& x) {
 }
 
 double AnomalyModel::map_sigma() const { return s_ ? cfg_.map_sigma : cfg_.residual_sigma; }
+bool AnomalyModel::blur_inside() const { return s_ && cfg_.map_border == "inside"; }
 
 namespace {
 
@@ -174,7 +181,7 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   if (sigma > 0)
     for (int64_t b = 0; b < raw.dim(0); ++b) {
       Tensor dst = raw.slice0(b, b + 1).reshape({s, s});
-      dst.copy_from(gaussian_blur(dst, sigma));
+      dst.copy_from(gaussian_blur(dst, sigma, blur_inside()));
     }
   std::vector<double> scores;
   // The segmenter's image score comes from the logits (see the header); the map the user
@@ -204,7 +211,7 @@ AnomalyModel::ScoredImage AnomalyModel::score_tiled(const Tensor& x) {
     raw.slice0(k0, k1).copy_from(raw_maps(batch));
   }
   Tensor m = data::stitch(raw, grid);
-  if (map_sigma() > 0) m = gaussian_blur(m, map_sigma());
+  if (map_sigma() > 0) m = gaussian_blur(m, map_sigma(), blur_inside());
   const double score = image_score_tiled(m, grid, s_ && cfg_.image_score == "lse", cfg_.score_temperature);
   Tensor map = s_ ? sigmoid(Variable(m)).data() : m;
   check_finite({score}, map);

@@ -74,6 +74,8 @@ class AnomalyModel {
   Tensor raw_maps(const Tensor& x);
   // The Gaussian smoothing applied to raw maps: map_sigma, or residual_sigma in residual mode.
   double map_sigma() const;
+  // Whether that smoothing averages only inside the image (config map_border, segmenter modes).
+  bool blur_inside() const;
 
   // Normalisation with the stored validation statistics (METHOD.md):
   // clip((s - t) / max(max - min, 1e-6) + 0.5, 0, 1).
@@ -119,7 +121,11 @@ double image_score_lse_from_map(const Tensor& map_ss, double temperature = 1.0);
 // map, the box of side S/16 + 1 for the grid's window side S.
 double image_score_tiled(const Tensor& map_hw, const data::TileGrid& grid, bool lse, double temperature);
 
-// Separable Gaussian blur of one (H, W) CPU map, zero padding (residual mode).
-Tensor gaussian_blur(const Tensor& map_hw, double sigma);
+// Separable Gaussian blur of one (H, W) CPU map: zero padding, or with inside_only the taps
+// inside the image renormalised to sum 1 (borders averaging only inside the image, the box
+// filter's rule). Zero padding pulls a border towards 0: harmless for a residual map (>= 0,
+// its borders only lowered) but on logits (about -5 on normal texture) it raises the borders
+// towards an anomaly.
+Tensor gaussian_blur(const Tensor& map_hw, double sigma, bool inside_only = false);
 
 }  // namespace sad

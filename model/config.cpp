@@ -64,6 +64,7 @@ const std::vector<Field>& fields() {
       {"val_perturbations", &Config::val_perturbations},
       {"residual_sigma", &Config::residual_sigma},
       {"map_sigma", &Config::map_sigma},
+      {"map_border", &Config::map_border},
       {"image_score", &Config::image_score},
       {"score_temperature", &Config::score_temperature},
       {"image_threshold", &Config::image_threshold},
@@ -207,6 +208,8 @@ void Config::validate() const {
   SAD_CHECK(image_score == "lse" || image_score == "max", "image_score must be lse or max, got '", image_score, "'");
   SAD_CHECK(score_temperature >= 1e-3 && score_temperature <= 1e3, "score_temperature must lie in [1e-3, 1e3], got ",
             score_temperature);
+  SAD_CHECK(map_border == "zero" || map_border == "inside", "map_border must be zero or inside, got '", map_border,
+            "'");
   SAD_CHECK(map_sigma >= 0 && map_sigma <= 64, "map_sigma must lie in [0, 64], got ", map_sigma);
   SAD_CHECK(p_perturb >= 0 && p_perturb <= 1, "p_perturb must lie in [0, 1], got ", p_perturb);
   SAD_CHECK(p_crack >= 0 && p_crack <= 1, "p_crack must lie in [0, 1], got ", p_crack);

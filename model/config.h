@@ -74,6 +74,9 @@ struct Config {
   // Gaussian smoothing of a segmenter's logit map before scoring (0: none); by default the
   // residual map's smoothing (residual_sigma), so both modes are scored alike.
   double map_sigma = 1.0;
+  // How that smoothing treats the map's border: zero (zero padding) or inside (only the taps
+  // inside the image, renormalised). Residual maps are always zero-padded (METHOD.md's baseline).
+  std::string map_border = "zero";
   // A segmenter's image score over its box-filtered logits: lse (log-sum-exp, ranks maps
   // whose maxima tie) or max (METHOD.md's form, applied to the logits).
   std::string image_score = "lse";

@@ -166,3 +166,19 @@ TEST_CASE("config: step budgets by default and an epoch budget replaces its phas
   CHECK_THROWS_WITH_AS(mode.set("mode", "bogus"), doctest::Contains("sparse-kl, residual or mask-supervised"), Error);
   CHECK(mode_name(parse_mode("mask-supervised")) == std::string("mask-supervised"));
 }
+
+TEST_CASE("gaussian_blur: zero padding pulls a constant map's border towards 0 and inside_only keeps it") {
+  // A logit map of -5 everywhere (normal texture): zero padding raises its border towards 0,
+  // an anomaly the segmenter never saw; averaging only inside the image keeps -5 everywhere.
+  Tensor map = Tensor::full({30, 40}, -5.0);
+  const std::vector<float> zero = gaussian_blur(map, 2.0).to_vector();
+  const std::vector<float> inside = gaussian_blur(map, 2.0, true).to_vector();
+  for (float v : inside) CHECK(v == doctest::Approx(-5.0).epsilon(1e-6));
+  CHECK(zero[0] > -2.0f);                                            // a corner keeps about a quarter of the kernel
+  CHECK(zero[15 * 40 + 20] == doctest::Approx(-5.0).epsilon(1e-5));  // the middle is far from it
+  // Away from the border both rules agree on any map.
+  Tensor r = test::random_tensor({30, 30}, 4, -3, 3, DType::F32);
+  const std::vector<float> a = gaussian_blur(r, 1.0).to_vector(), b = gaussian_blur(r, 1.0, true).to_vector();
+  CHECK(a[15 * 30 + 15] == b[15 * 30 + 15]);
+  CHECK(a[0] != b[0]);
+}
