@@ -137,7 +137,11 @@ class Trainer {
   // (C, S, S) in [-1, 1], CPU; tile mode: training images at their working size, and
   // validation crops (C, S, S).
   std::vector<Tensor> train_images_, val_images_;
-  int64_t held_out_ = 0;  // held-out images (tile mode: val_crops crops of each in val_images_)
+  int64_t held_out_ = 0;
+  // label_contrast: perturbed crops of the current log row, and those that kept y = 1 (for the
+  // progress line only: a diagnostic, not part of the log or the checkpoint).
+  int64_t contrast_perturbed_ = 0,
+          contrast_kept_ = 0;  // held-out images (tile mode: val_crops crops of each in val_images_)
   std::unique_ptr<ValidationSet> val_set_;
   // The final phase-2 row's scores of the validation set: the finished model's, reused by
   // finish_validation instead of scoring the same images again.
@@ -241,9 +245,11 @@ void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch,
     const Tensor& labels = batch.fields[kFieldLabel];  // (B, 1): the weak labels
     // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.
     const Tensor masks = st.needs_mask() ? batch.fields[kFieldMask].to(dev) : Tensor();
-    e.s += seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.fields[kFieldInput].to(dev),
-                    masks, labels.reshape({labels.dim(0)}).to(dev), where)
-               .loss;
+    SegStepResult r =
+        seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.fields[kFieldInput].to(dev), masks,
+                 labels.reshape({labels.dim(0)}).to(dev), where);
+    e.s += r.loss;
+    contrast_perturbed_ += r.perturbed, contrast_kept_ += r.kept;
   }
   ++e.steps;
 }
@@ -328,6 +334,13 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
     }
     std::snprintf(row, sizeof row, "seg,%lld,%lld,,,,,,%.6f,%s,%.2f", static_cast<long long>(step),
                   static_cast<long long>(epoch), e.s / k, val.c_str(), rate);
+    if (cfg_.label_contrast > 0 && contrast_perturbed_ > 0) {
+      char kept[96];
+      std::snprintf(kept, sizeof kept, ", label_contrast kept %lld of %lld perturbed",
+                    static_cast<long long>(contrast_kept_), static_cast<long long>(contrast_perturbed_));
+      val_text += kept;
+    }
+    contrast_perturbed_ = contrast_kept_ = 0;
     std::snprintf(line, sizeof line, "phase 2 step %lld/%lld (epoch %lld): L_S %.4f%s, %.1f img/s",
                   static_cast<long long>(step), static_cast<long long>(plan.total), static_cast<long long>(epoch),
                   e.s / k, val_text.c_str(), rate);

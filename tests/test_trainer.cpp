@@ -347,3 +347,48 @@ TEST_CASE("trainer: validation statistics and the alarm are recorded in the mode
   const Json s = Json::parse(test::read_bytes(tmp / "run/summary.json"));
   CHECK(s.get_int("steps_gan", "summary.json") == 6);
 }
+
+namespace {
+// Keeps the trainer's log lines.
+class LineSink final : public TrainProgress {
+ public:
+  std::vector<std::string> lines;
+  void start(const std::string&, int64_t, const std::string&) override {}
+  void advance(int64_t, const std::string&) override {}
+  void finish() override {}
+  void line(const std::string& text) override { lines.push_back(text); }
+};
+}  // namespace
+
+TEST_CASE("trainer: label_contrast reports how many perturbed images kept their label") {
+  test::TempDir tmp("trainer-contrast");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  for (double contrast : {0.0, 1e-3, 1000.0}) {
+    CAPTURE(contrast);
+    LineSink sink;
+    TrainOptions o;
+    o.dataset = data::read_mvtec(ds);
+    o.out_dir = tmp.path().string() + "/run" + std::to_string(static_cast<int>(contrast * 1000));
+    o.cfg = tiny_config("sparse-kl");
+    o.cfg.label_contrast = contrast;
+    o.quiet = true;
+    o.progress = &sink;
+    REQUIRE(train(o).completed);
+    int64_t kept = 0, perturbed = 0, rows = 0;
+    for (const std::string& l : sink.lines) {
+      const size_t at = l.find("label_contrast kept ");
+      if (at == std::string::npos) continue;
+      long long k = 0, n = 0;
+      REQUIRE(std::sscanf(l.c_str() + at, "label_contrast kept %lld of %lld", &k, &n) == 2);
+      kept += k, perturbed += n, ++rows;
+    }
+    if (contrast == 0.0) {
+      CHECK(rows == 0);  // the option off: no line
+    } else {
+      CHECK(rows > 0);
+      CHECK(perturbed > 0);
+      // A tiny contrast keeps every label with some residual inside; 1000 keeps none.
+      CHECK(kept == (contrast < 1 ? perturbed : 0));
+    }
+  }
+}
