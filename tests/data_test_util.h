@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "data/synth.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
 
@@ -75,6 +76,21 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 inline std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// The trainer tests' tiny set: 16 training images of 32 x 32 gray, 2 good and 1 of each defect
+// type for testing; fast enough for a unit test on one core. Returns its directory, root/name.
+inline std::string tiny_gray_dataset(const std::string& root, const std::string& name = "ds") {
+  data::SynthConfig sc;
+  sc.seed = 3;
+  sc.size = 32;
+  sc.channels = 1;
+  sc.train = 16;
+  sc.test_good = 2;
+  sc.per_defect = 1;
+  const std::string dir = root + "/" + name;
+  data::generate_synthetic_dataset(sc, dir);
+  return dir;
 }
 
 }  // namespace sad::test

@@ -182,15 +182,7 @@ namespace {
 
 // The tiny synthetic set with every image resized to 48 x 72: non-square, larger than S = 32.
 std::string make_wide_dataset(const std::string& root) {
-  data::SynthConfig sc;
-  sc.seed = 3;
-  sc.size = 32;
-  sc.channels = 1;
-  sc.train = 16;
-  sc.test_good = 2;
-  sc.per_defect = 1;
-  const std::string src = root + "/square", dst = root + "/wide";
-  data::generate_synthetic_dataset(sc, src);
+  const std::string src = test::tiny_gray_dataset(root, "square"), dst = root + "/wide";
   for (const auto& e : fs::recursive_directory_iterator(src)) {
     const fs::path rel = fs::relative(e.path(), src), out = fs::path(dst) / rel;
     if (e.is_directory()) {

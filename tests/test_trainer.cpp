@@ -22,19 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// 16 train images of 32 x 32 gray: fast enough for a unit test on one core.
-std::string make_tiny_dataset(const std::string& root) {
-  data::SynthConfig sc;
-  sc.seed = 3;
-  sc.size = 32;
-  sc.channels = 1;
-  sc.train = 16;
-  sc.test_good = 2;
-  sc.per_defect = 1;
-  std::string dir = root + "/ds";
-  data::generate_synthetic_dataset(sc, dir);
-  return dir;
-}
+std::string make_tiny_dataset(const std::string& root) { return test::tiny_gray_dataset(root); }
 
 Config tiny_config(const std::string& mode) {
   Config c;
