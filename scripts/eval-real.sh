@@ -199,7 +199,14 @@ for entry in "${plan[@]}"; do
     how="fresh"
     [[ "$mode" == sparse-kl ]] || cmd+=(--init-generator "$gen")
   fi
-  cmd+=("${extra[@]}")
+  # A resumed run keeps its generator in the checkpoint, and train refuses --init-generator
+  # with --resume: drop one given among the extra arguments (a segmenter-only lever's).
+  i=0
+  while ((i < ${#extra[@]})); do
+    if [[ "$how" == resume && "${extra[i]}" == --init-generator ]]; then i=$((i + 2)); continue; fi
+    cmd+=("${extra[i]}")
+    i=$((i + 1))
+  done
   tcmd=("$bin" test --model "$run/model.safetensors" --data "$data" --out "$run/test" --quiet --no-panels)
   if ((dry)); then
     echo "$head: train ($how): ${cmd[*]} > $run.train.log 2>&1"
