@@ -45,12 +45,15 @@ std::vector<float> window_weight(int64_t s) {
   return w;
 }
 
-Tensor load_working_image(const std::string& path, int channels, double scale, int64_t s) {
-  Tensor image = load_image(path, channels);
+Tensor working_input(const Tensor& image, double scale, int64_t s) {
   const Size2 ws = working_size(image.dim(1), image.dim(2), scale, s);
   Tensor x = resize(image, static_cast<int>(ws.h), static_cast<int>(ws.w));
   to_signed_range(x);
   return x;
+}
+
+Tensor load_working_image(const std::string& path, int channels, double scale, int64_t s) {
+  return working_input(load_image(path, channels), scale, s);
 }
 
 Tensor crop(const Tensor& image, int64_t y, int64_t x, int64_t s) {

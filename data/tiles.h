@@ -51,8 +51,9 @@ TileGrid tile_grid(Size2 size, int64_t s, int64_t stride);
 // at the border: never zero, so a pixel seen by a single window keeps that window's value.
 std::vector<float> window_weight(int64_t s);
 
-// An image file as tile mode's input: loaded with `channels` channels, resized to its
-// working size, scaled to [-1, 1]. Returns (C, H, W).
+// Tile mode's network input: a (C, H, W) image in [0, 1] resized to its working size and
+// scaled to [-1, 1]; load_working_image does the same for a file (loaded with `channels`).
+Tensor working_input(const Tensor& image, double scale, int64_t s);
 Tensor load_working_image(const std::string& path, int channels, double scale, int64_t s);
 
 // The (C, s, s) window of a (C, H, W) image at (y, x); the window must lie inside.

@@ -238,10 +238,7 @@ Prediction AnomalyModel::predict_image(const Tensor& image, double threshold) {
   const int s = static_cast<int>(cfg_.image_size);
   Prediction p;
   if (cfg_.tiled()) {
-    const data::Size2 ws = data::working_size(h, w, cfg_.tile_scale, s);
-    Tensor x = data::resize(image, static_cast<int>(ws.h), static_cast<int>(ws.w));
-    data::to_signed_range(x);
-    ScoredImage sc = score_tiled(x);
+    ScoredImage sc = score_tiled(data::working_input(image, cfg_.tile_scale, s));
     p.raw_score = sc.score;
     p.raw_map = sc.map;
   } else {

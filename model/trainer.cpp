@@ -137,11 +137,10 @@ class Trainer {
   // (C, S, S) in [-1, 1], CPU; tile mode: training images at their working size, and
   // validation crops (C, S, S).
   std::vector<Tensor> train_images_, val_images_;
-  int64_t held_out_ = 0;
+  int64_t held_out_ = 0;  // held-out images (tile mode: val_crops crops of each in val_images_)
   // label_contrast: perturbed crops of the current log row, and those that kept y = 1 (for the
   // progress line only: a diagnostic, not part of the log or the checkpoint).
-  int64_t contrast_perturbed_ = 0,
-          contrast_kept_ = 0;  // held-out images (tile mode: val_crops crops of each in val_images_)
+  int64_t contrast_perturbed_ = 0, contrast_kept_ = 0;
   std::unique_ptr<ValidationSet> val_set_;
   // The final phase-2 row's scores of the validation set: the finished model's, reused by
   // finish_validation instead of scoring the same images again.
