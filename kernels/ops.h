@@ -25,33 +25,16 @@ namespace sad::ops {
 // ---- Op table (ggml-style): every op has an id and a name; supports_op answers ----
 // ---- "not supported" instead of crashing.                                       ----
 enum class OpId : int {
-  Conv2d,
-  Gemm,
-  BatchNorm2d,
-  Unary,
-  Binary,
-  Concat,
-  Split,
-  UpsampleNearest,
-  ResizeBilinear,
-  AvgPool2d,
-  Reduce,
-  PointwiseLoss,
-  BceWithLogits,
-  Ssim,
-  FocalLoss,
-  Fusion,
-  KlSparsity,
-  Adam,
-  Axpy,
-  Fill,
+#define SAD_OP(id, name) id,
+#include "kernels/op_list.inc"
+#undef SAD_OP
   Count
 };
-inline constexpr const char* kOpNames[] = {"conv2d",          "gemm",       "batch_norm2d", "unary",
-                                           "binary",          "concat",     "split",        "upsample_nearest",
-                                           "resize_bilinear", "avg_pool2d", "reduce",       "pointwise_loss",
-                                           "bce_with_logits", "ssim",       "focal_loss",   "fusion",
-                                           "kl_sparsity",     "adam",       "axpy",         "fill"};
+inline constexpr const char* kOpNames[] = {
+#define SAD_OP(id, name) name,
+#include "kernels/op_list.inc"
+#undef SAD_OP
+};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpId::Count),
               "kOpNames must name every OpId");
 inline const char* op_name(OpId id) { return kOpNames[static_cast<int>(id)]; }

@@ -20,6 +20,7 @@
 #include "model/build_info.h"
 #include "model/losses.h"
 #include "model/run_dir.h"
+#include "model/train_parts.h"
 #include "model/train_step.h"
 #include "model/validation.h"
 #include "tensor/file_io.h"
@@ -48,46 +49,6 @@ struct Optimised {
     adam = std::make_unique<Adam>(*arena, cfg);
   }
 };
-
-// Loss sums since the last log row: stored in a checkpoint taken between rows, so that the
-// resumed row logs the same averages as an uninterrupted run.
-struct PeriodSums {
-  double d = 0, g = 0, mse = 0, ssim = 0, adv = 0, s = 0;
-  int64_t steps = 0;
-
-  std::string str() const {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g %.17g %.17g %.17g %lld", d, g, mse, ssim, adv, s,
-                  static_cast<long long>(steps));
-    return buf;
-  }
-  static PeriodSums parse(const std::string& text, const std::string& source) {
-    PeriodSums e;
-    long long steps = 0;
-    SAD_CHECK(std::sscanf(text.c_str(), "%lf %lf %lf %lf %lf %lf %lld", &e.d, &e.g, &e.mse, &e.ssim, &e.adv, &e.s,
-                          &steps) == 7,
-              source, ": malformed period sums '", text, "'");
-    e.steps = steps;
-    return e;
-  }
-};
-
-// A phase's budget and rhythm: `total` steps, `per_epoch` batches an epoch, a log row (and
-// checkpoint) every `log_every` steps, validation every `val_every` rows (phase 2).
-struct PhasePlan {
-  int64_t total = 0, per_epoch = 1, log_every = 1, val_every = 1;
-};
-
-PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget) {
-  PhasePlan p;
-  p.total = total;
-  p.per_epoch = std::max<int64_t>(per_epoch, 1);
-  // An epoch budget logs each epoch (as before); a step budget about 40 rows a phase.
-  p.log_every = epoch_budget ? p.per_epoch : std::max<int64_t>(1, (total + 39) / 40);
-  const int64_t rows = std::max<int64_t>(1, (total + p.log_every - 1) / p.log_every);
-  p.val_every = std::max<int64_t>(1, (rows + 9) / 10);  // about ten validations a phase
-  return p;
-}
 
 // Lines to stdout, no bar: the trainer's voice when the caller gives no progress sink.
 class PlainProgress final : public TrainProgress {
@@ -370,26 +331,10 @@ void Trainer::save_samples(int64_t step) {
     xr = model_.generator().forward(Variable(x.to(model_.device()))).data().to(Device::cpu());
     model_.generator().train();
   }
-  std::vector<float> a = x.to_vector(), r = xr.to_vector();
-  const int64_t W = 2 * s, H = static_cast<int64_t>(k) * s;
-  std::vector<float> img(static_cast<size_t>(c * H * W));
-  for (size_t i = 0; i < k; ++i)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t y = 0; y < s; ++y)
-        for (int64_t xx = 0; xx < s; ++xx) {
-          size_t src = ((i * static_cast<size_t>(c) + static_cast<size_t>(ch)) * static_cast<size_t>(s) +
-                        static_cast<size_t>(y)) *
-                           static_cast<size_t>(s) +
-                       static_cast<size_t>(xx);
-          size_t row = static_cast<size_t>(ch * H + static_cast<int64_t>(i) * s + y) * static_cast<size_t>(W);
-          img[row + static_cast<size_t>(xx)] = (a[src] + 1) / 2;
-          img[row + static_cast<size_t>(s + xx)] = (r[src] + 1) / 2;
-        }
-  for (float& v : img) v = std::clamp(v, 0.0f, 1.0f);
   fs::create_directories(path("samples"));
   char name[64];
   std::snprintf(name, sizeof name, "samples/gan_step_%07lld.png", static_cast<long long>(step));
-  data::save_png(path(name), Tensor::from_vector(img, {c, H, W}));
+  data::save_png(path(name), side_by_side(x, xr));
 }
 
 void Trainer::save_checkpoint(int64_t phase, int64_t step) const {

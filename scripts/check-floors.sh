@@ -4,10 +4,12 @@
 # A file may include its own directory and any lower floor; data and eval stand side by
 # side and do not include each other. bench/, tests/, fuzz/ and tools/ sit above everything.
 # Prints each upward include as FILE:LINE: the include, and exits 1 when there is one.
+# The same check keeps every source file (those floors plus bench/, tests/, fuzz/) at or
+# under 600 lines: a file that grows past it is split by what its parts do.
 #
 # usage: scripts/check-floors.sh [--self-test] [ROOT]
-#   --self-test  plants an upward include (tensor/ including model/) in a copy of the tree
-#                and requires the check to find it, then checks ROOT
+#   --self-test  plants an upward include (tensor/ including model/) and a 601-line file in a
+#                copy of the tree and requires the check to find both, then checks ROOT
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,21 @@ check() {  # check ROOT: prints violations, returns 1 if any
   return $bad
 }
 
+max_lines=600
+check_sizes() {  # check_sizes ROOT: prints each source file over max_lines, returns 1 if any
+  local root=$1 bad=0 n file dirs=()
+  for file in "${!floor[@]}" bench tests fuzz; do [[ -d $root/$file ]] && dirs+=("$root/$file"); done
+  while read -r n file; do
+    [[ $file == total ]] && continue
+    if ((n > max_lines)); then
+      echo "${file#"$root"/}: $n lines (at most $max_lines: split it by what its parts do)"
+      bad=1
+    fi
+  done < <(find "${dirs[@]}" -type f \( -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' -o -name '*.inc' \) \
+             -exec wc -l {} + | sort -rn)
+  return $bad
+}
+
 if [[ ${1:-} == --self-test ]]; then
   shift
   tmp=$(mktemp -d)
@@ -43,11 +60,25 @@ if [[ ${1:-} == --self-test ]]; then
     exit 1
   fi
   echo "check-floors: self-test found the planted include: $out"
+  for _ in $(seq 601); do echo '// planted'; done >"$tmp/kernels/planted_long.cpp"
+  if out=$(check_sizes "$tmp"); then
+    echo "check-floors: self-test FAILED: the planted 601-line file was not found" >&2
+    exit 1
+  fi
+  echo "check-floors: self-test found the planted long file: $out"
 fi
 root=${1:-.}
+status=0
 if check "$root"; then
   echo "check-floors: no include runs up a floor (tensor < kernels < autograd < layers < data, eval < model < apps)"
 else
   echo "check-floors: FAILED: the includes above run up a floor" >&2
-  exit 1
+  status=1
 fi
+if check_sizes "$root"; then
+  echo "check-floors: no source file is over $max_lines lines"
+else
+  echo "check-floors: FAILED: the files above are over $max_lines lines" >&2
+  status=1
+fi
+exit $status

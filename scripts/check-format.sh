@@ -13,10 +13,10 @@ command -v "$cf" >/dev/null || { echo "check-format: $cf not found (apt-get inst
 
 files() {
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files '*.cpp' '*.h' '*.cu' '*.cuh'
+    git ls-files '*.cpp' '*.h' '*.cu' '*.cuh' '*.inc'
   else
     find tensor kernels autograd layers data eval model apps bench tests fuzz \
-      \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | sort
+      \( -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' -o -name '*.inc' \) | sort
   fi
 }
 

@@ -1,0 +1,58 @@
+#include "model/train_parts.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "tensor/check.h"
+
+namespace sad {
+
+std::string PeriodSums::str() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g %.17g %.17g %.17g %lld", d, g, mse, ssim, adv, s,
+                static_cast<long long>(steps));
+  return buf;
+}
+
+PeriodSums PeriodSums::parse(const std::string& text, const std::string& source) {
+  PeriodSums e;
+  long long steps = 0;
+  SAD_CHECK(
+      std::sscanf(text.c_str(), "%lf %lf %lf %lf %lf %lf %lld", &e.d, &e.g, &e.mse, &e.ssim, &e.adv, &e.s, &steps) == 7,
+      source, ": malformed period sums '", text, "'");
+  e.steps = steps;
+  return e;
+}
+
+PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget) {
+  PhasePlan p;
+  p.total = total;
+  p.per_epoch = std::max<int64_t>(per_epoch, 1);
+  p.log_every = epoch_budget ? p.per_epoch : std::max<int64_t>(1, (total + 39) / 40);
+  const int64_t rows = std::max<int64_t>(1, (total + p.log_every - 1) / p.log_every);
+  p.val_every = std::max<int64_t>(1, (rows + 9) / 10);
+  return p;
+}
+
+Tensor side_by_side(const Tensor& x, const Tensor& xr) {
+  SAD_CHECK(x.ndim() == 4 && x.shape() == xr.shape() && x.dim(2) == x.dim(3),
+            "side_by_side: images and reconstructions must share a (K, C, S, S) shape, got ", shape_str(x.shape()),
+            " and ", shape_str(xr.shape()));
+  const int64_t k = x.dim(0), c = x.dim(1), s = x.dim(2);
+  const std::vector<float> a = x.to_vector(), r = xr.to_vector();
+  const int64_t W = 2 * s, H = k * s;
+  std::vector<float> img(static_cast<size_t>(c * H * W));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < s; ++y)
+        for (int64_t xx = 0; xx < s; ++xx) {
+          const size_t src = static_cast<size_t>(((i * c + ch) * s + y) * s + xx);
+          const size_t row = static_cast<size_t>((ch * H + i * s + y) * W);
+          img[row + static_cast<size_t>(xx)] = std::clamp((a[src] + 1) / 2, 0.0f, 1.0f);
+          img[row + static_cast<size_t>(s + xx)] = std::clamp((r[src] + 1) / 2, 0.0f, 1.0f);
+        }
+  return Tensor::from_vector(img, {c, H, W});
+}
+
+}  // namespace sad
