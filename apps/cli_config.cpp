@@ -212,14 +212,12 @@ Config build_train_config(const Args& a, Device device) {
     if (s.key == "preset") preset = s.value;
   if (std::optional<std::string> p = a.get_choice("--preset", {"cpu", "paper"})) preset = *p;
   Config cfg;
-  if (preset != "custom") {
-    try {
-      cfg.apply_preset(preset);
-    } catch (const Error& e) {
-      throw UsageError("preset: " + user_message(e.what()));
-    }
+  try {
+    if (preset != enum_name(Preset::Custom)) cfg.apply_preset(preset);
+    cfg.preset = parse_enum<Preset>(preset, "preset");
+  } catch (const Error& e) {
+    throw UsageError("preset: " + user_message(e.what()));
   }
-  cfg.preset = preset;
   for (const Setting& s : settings) {
     if (s.key == "preset") continue;
     try {

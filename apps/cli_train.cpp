@@ -219,7 +219,7 @@ int run_train(const Args& a, Streams& io) {
     return 130;
   }
   std::fprintf(io.out, "train: %s, %s preset, S=%lld w=%lld: phase 1 %s (%lld steps), phase 2 %s (%lld steps) -> %s\n",
-               mode_name(cfg.mode), cfg.preset.c_str(), static_cast<long long>(cfg.image_size),
+               mode_name(cfg.mode), enum_name(cfg.preset), static_cast<long long>(cfg.image_size),
                static_cast<long long>(cfg.width), format_duration(r.seconds_gan).c_str(),
                static_cast<long long>(r.steps_gan), format_duration(r.seconds_seg).c_str(),
                static_cast<long long>(r.steps_seg), r.model_path.c_str());

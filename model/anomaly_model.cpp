@@ -155,11 +155,11 @@ Tensor AnomalyModel::raw_maps(const Tensor& x) {
     s_->eval();
     return s_->forward(xin, xr).data().to(Device::cpu());
   }
-  return residual_evidence(xin.data(), xr.data(), parse_residual_kind(cfg_.residual_kind), false).to(Device::cpu());
+  return residual_evidence(xin.data(), xr.data(), cfg_.residual_kind, false).to(Device::cpu());
 }
 
 double AnomalyModel::map_sigma() const { return s_ ? cfg_.map_sigma : cfg_.residual_sigma; }
-bool AnomalyModel::blur_inside() const { return s_ && cfg_.map_border == "inside"; }
+bool AnomalyModel::blur_inside() const { return s_ && cfg_.map_border == MapBorder::Inside; }
 
 namespace {
 
@@ -186,7 +186,7 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   std::vector<double> scores;
   // The segmenter's image score comes from the logits (see the header); the map the user
   // sees is still M = sigmoid(l).
-  const bool lse = s_ && cfg_.image_score == "lse";
+  const bool lse = s_ && cfg_.image_score == ImageScore::Lse;
   for (int64_t b = 0; b < raw.dim(0); ++b) {
     const Tensor l = raw.slice0(b, b + 1).reshape({s, s});
     scores.push_back(lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l));
@@ -212,7 +212,7 @@ AnomalyModel::ScoredImage AnomalyModel::score_tiled(const Tensor& x) {
   }
   Tensor m = data::stitch(raw, grid);
   if (map_sigma() > 0) m = gaussian_blur(m, map_sigma(), blur_inside());
-  const double score = image_score_tiled(m, grid, s_ && cfg_.image_score == "lse", cfg_.score_temperature);
+  const double score = image_score_tiled(m, grid, s_ && cfg_.image_score == ImageScore::Lse, cfg_.score_temperature);
   Tensor map = s_ ? sigmoid(Variable(m)).data() : m;
   check_finite({score}, map);
   return ScoredImage{map, score};

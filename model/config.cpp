@@ -15,7 +15,8 @@ namespace {
 
 // A field: its key and a pointer to the member; the variant's type says how to parse.
 using FieldPtr =
-    std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*, Mode Config::*>;
+    std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*, Mode Config::*,
+                 Preset Config::*, ResidualKind Config::*, ImageScore Config::*, MapBorder Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
@@ -117,33 +118,32 @@ bool parse_bool(const std::string& key, const std::string& v) {
 
 }  // namespace
 
-const char* mode_name(Mode m) {
-  switch (m) {
-    case Mode::SparseKl: return "sparse-kl";
-    case Mode::Residual: return "residual";
-    case Mode::MaskSupervised: return "mask-supervised";
+std::string choices_text(std::span<const char* const> names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
   }
-  return "?";
+  return out;
 }
 
-Mode parse_mode(const std::string& name, const std::string& what) {
-  for (Mode m : {Mode::SparseKl, Mode::Residual, Mode::MaskSupervised})
-    if (name == mode_name(m)) return m;
-  SAD_FAIL(what, " must be sparse-kl, residual or mask-supervised, got '", name, "'");
+void fail_choice(const std::string& what, std::span<const char* const> names, const std::string& name) {
+  SAD_FAIL(what, " must be ", choices_text(names), ", got '", name, "'");
 }
 
 void Config::apply_preset(const std::string& name) {
-  if (name == "cpu") {
+  if (name == enum_name(Preset::Cpu)) {
     image_size = 128;
     width = 16;
-  } else if (name == "paper") {
+    preset = Preset::Cpu;
+  } else if (name == enum_name(Preset::Paper)) {
     image_size = 256;
     width = 32;
+    preset = Preset::Paper;
   } else {
     SAD_FAIL("unknown preset '", name, "' (expected cpu or paper)");
   }
   batch = 16;
-  preset = name;
 }
 
 void Config::set(const std::string& key, const std::string& value) {
@@ -157,8 +157,8 @@ void Config::set(const std::string& key, const std::string& value) {
           this->*ptr = parse_double(key, value);
         else if constexpr (std::is_same_v<M, bool>)
           this->*ptr = parse_bool(key, value);
-        else if constexpr (std::is_same_v<M, Mode>)
-          this->*ptr = parse_mode(value, "option 'mode'");
+        else if constexpr (NamedEnum<M>)
+          this->*ptr = parse_enum<M>(value, "option '" + key + "'");
         else
           this->*ptr = value;
       },
@@ -181,15 +181,12 @@ void Config::finalise() {
 }
 
 void Config::validate() const {
-  SAD_CHECK(preset == "cpu" || preset == "paper" || preset == "custom", "preset must be cpu, paper or custom");
   SAD_CHECK(image_size >= 16 && image_size % 16 == 0 && image_size <= 4096,
             "image_size must be a multiple of 16 in [16, 4096], got ", image_size);
   SAD_CHECK(channels == 0 || channels == 1 || channels == 3, "channels must be 1 or 3 (0: from the data), got ",
             channels);
   SAD_CHECK(width >= 1 && width <= 1024, "width must lie in [1, 1024], got ", width);
   SAD_CHECK(batch >= 2 && batch <= 4096, "batch must lie in [2, 4096] (batch norm needs 2), got ", batch);
-  SAD_CHECK(residual_kind == "l1" || residual_kind == "ssim" || residual_kind == "mix",
-            "residual_kind must be l1, ssim or mix, got '", residual_kind, "'");
   SAD_CHECK(seed >= 0, "seed must be >= 0");
   SAD_CHECK(epochs_gan >= -1 && epochs_seg >= -1 && epochs_gan <= 1000000 && epochs_seg <= 1000000,
             "epochs must lie in [0, 1000000] (-1: use the step budget)");
@@ -205,11 +202,8 @@ void Config::validate() const {
   SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
   SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",
             val_perturbations);
-  SAD_CHECK(image_score == "lse" || image_score == "max", "image_score must be lse or max, got '", image_score, "'");
   SAD_CHECK(score_temperature >= 1e-3 && score_temperature <= 1e3, "score_temperature must lie in [1e-3, 1e3], got ",
             score_temperature);
-  SAD_CHECK(map_border == "zero" || map_border == "inside", "map_border must be zero or inside, got '", map_border,
-            "'");
   SAD_CHECK(map_sigma >= 0 && map_sigma <= 64, "map_sigma must lie in [0, 64], got ", map_sigma);
   SAD_CHECK(p_perturb >= 0 && p_perturb <= 1, "p_perturb must lie in [0, 1], got ", p_perturb);
   SAD_CHECK(p_crack >= 0 && p_crack <= 1, "p_crack must lie in [0, 1], got ", p_crack);
@@ -251,8 +245,8 @@ Json Config::to_json() const {
     std::visit(
         [&](auto ptr) {
           using M = std::remove_cvref_t<decltype(this->*ptr)>;
-          if constexpr (std::is_same_v<M, Mode>)
-            j.set(f.key, Json(std::string(mode_name(this->*ptr))));
+          if constexpr (NamedEnum<M>)
+            j.set(f.key, Json(std::string(enum_name(this->*ptr))));
           else
             j.set(f.key, Json(this->*ptr));
         },
@@ -286,8 +280,8 @@ Config Config::from_json(const Json& j, const std::string& source) {
             c.*ptr = j.get_number(key, source + " config");
           else if constexpr (std::is_same_v<M, bool>)
             c.*ptr = j.get_bool(key, source + " config");
-          else if constexpr (std::is_same_v<M, Mode>)
-            c.*ptr = parse_mode(j.get_string(key, source + " config"), source + ": config 'mode'");
+          else if constexpr (NamedEnum<M>)
+            c.*ptr = parse_enum<M>(j.get_string(key, source + " config"), source + ": config '" + key + "'");
           else
             c.*ptr = j.get_string(key, source + " config");
         },

@@ -4,8 +4,10 @@
 // (S=256, w=32), batch 16 both.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,15 +20,71 @@ namespace sad {
 // refused with a message that says so).
 inline constexpr int kModelFormatVersion = 2;
 
+// The config's named choices: each enum has its names in EnumNames, in the enum's order;
+// JSON, --set, `info` and every error message use them, so a name is written once.
 // Which map the model produces: the method, or one of its two ablations (METHOD.md).
 enum class Mode { SparseKl, Residual, MaskSupervised };
-const char* mode_name(Mode m);  // "sparse-kl" | "residual" | "mask-supervised"
+// A shape and batch: cpu (S = 128, w = 16), paper (S = 256, w = 32); custom: set by hand.
+enum class Preset { Cpu, Paper, Custom };
+// The residual evidence r that S's fit term uses (model/losses.h): l1, ssim or their mix.
+enum class ResidualKind { L1, Ssim, Mix };
+// A segmenter's image score over its box-filtered logits: log-sum-exp or max.
+enum class ImageScore { Lse, Max };
+// How a segmenter map's smoothing treats the border: zero padding, or only the taps inside.
+enum class MapBorder { Zero, Inside };
+
+template <class E>
+struct EnumNames;
+template <>
+struct EnumNames<Mode> {
+  static constexpr std::array<const char*, 3> names{"sparse-kl", "residual", "mask-supervised"};
+};
+template <>
+struct EnumNames<Preset> {
+  static constexpr std::array<const char*, 3> names{"cpu", "paper", "custom"};
+};
+template <>
+struct EnumNames<ResidualKind> {
+  static constexpr std::array<const char*, 3> names{"l1", "ssim", "mix"};
+};
+template <>
+struct EnumNames<ImageScore> {
+  static constexpr std::array<const char*, 2> names{"lse", "max"};
+};
+template <>
+struct EnumNames<MapBorder> {
+  static constexpr std::array<const char*, 2> names{"zero", "inside"};
+};
+template <class E>
+concept NamedEnum = requires {
+  EnumNames<E>::names;
+};
+
+template <NamedEnum E>
+const char* enum_name(E e) {
+  return EnumNames<E>::names.at(static_cast<size_t>(e));
+}
+// The names as "a, b or c", for errors and --help.
+std::string choices_text(std::span<const char* const> names);
+// The enum named `name`; otherwise an error "<what> must be a, b or c, got '<name>'".
+[[noreturn]] void fail_choice(const std::string& what, std::span<const char* const> names, const std::string& name);
+template <NamedEnum E>
+E parse_enum(const std::string& name, const std::string& what) {
+  const auto& names = EnumNames<E>::names;
+  for (size_t i = 0; i < names.size(); ++i)
+    if (name == names[i]) return static_cast<E>(i);
+  fail_choice(what, names, name);
+}
+
+inline const char* mode_name(Mode m) { return enum_name(m); }  // "sparse-kl" | "residual" | "mask-supervised"
 // Errors name `what` (a flag, a file) and list the accepted names.
-Mode parse_mode(const std::string& name, const std::string& what = "mode");
+inline Mode parse_mode(const std::string& name, const std::string& what = "mode") {
+  return parse_enum<Mode>(name, what);
+}
 
 struct Config {
   // ---- shape and run ----
-  std::string preset = "cpu";
+  Preset preset = Preset::Cpu;
   int64_t image_size = 128;  // S
   int64_t channels = 0;      // C: 1 or 3; 0 = decided from the training images
   int64_t width = 16;        // w
@@ -58,7 +116,7 @@ struct Config {
   // ---- phase 2: S ----
   double rho = 0.03, beta_kl = 1.0, lambda_fit = 1.0;
   bool weak_labels = true;
-  std::string residual_kind = "mix";  // l1 | ssim | mix
+  ResidualKind residual_kind = ResidualKind::Mix;
   // The weak label against G's error (0: METHOD.md, y = 1 for every visible perturbation):
   // a perturbed image keeps y = 1 only when the mean residual over its perturbation is at
   // least this many times the mean elsewhere (contrast_labels, model/losses.h).
@@ -76,10 +134,10 @@ struct Config {
   double map_sigma = 1.0;
   // How that smoothing treats the map's border: zero (zero padding) or inside (only the taps
   // inside the image, renormalised). Residual maps are always zero-padded (METHOD.md's baseline).
-  std::string map_border = "zero";
+  MapBorder map_border = MapBorder::Zero;
   // A segmenter's image score over its box-filtered logits: lse (log-sum-exp, ranks maps
   // whose maxima tie) or max (METHOD.md's form, applied to the logits).
-  std::string image_score = "lse";
+  ImageScore image_score = ImageScore::Lse;
   double score_temperature = 0.1;  // lse's temperature t: t log mean exp(v / t)
   double residual_sigma = 2.0;     // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
   // Set by training on the validation images (normalised scores: 0.5 = threshold).
@@ -97,7 +155,7 @@ struct Config {
   // Keys the user set explicitly (so derived defaults do not override them).
   std::set<std::string> explicit_keys;
 
-  // A preset's shape and batch: "cpu" or "paper".
+  // A preset's shape and batch: "cpu" or "paper" (custom is not a shape to apply).
   void apply_preset(const std::string& name);
   // key=value from the command line or a config file; errors name the key.
   void set(const std::string& key, const std::string& value);

@@ -34,17 +34,6 @@ Variable discriminator_loss(const Variable& d_real_logits, const Variable& d_fak
   return add(real, fake);
 }
 
-ResidualKind parse_residual_kind(const std::string& s) {
-  if (s == "l1") return ResidualKind::L1;
-  if (s == "ssim") return ResidualKind::Ssim;
-  SAD_CHECK(s == "mix", "residual_kind must be l1, ssim or mix, got '", s, "'");
-  return ResidualKind::Mix;
-}
-
-const char* residual_kind_name(ResidualKind k) {
-  return k == ResidualKind::L1 ? "l1" : k == ResidualKind::Ssim ? "ssim" : "mix";
-}
-
 Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKind kind, bool normalise) {
   SAD_CHECK(x_tilde.shape() == x_hat.shape() && x_tilde.ndim() == 4, "residual_evidence: images ",
             shape_str(x_tilde.shape()), " and ", shape_str(x_hat.shape()), " must be equal (B, C, S, S)");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autograd/functions.h"
+#include "model/config.h"  // ResidualKind
 
 namespace sad {
 
@@ -37,9 +38,6 @@ Variable discriminator_loss(const Variable& d_real_logits, const Variable& d_fak
 //   ssim: mean_c (1 - SSIMmap(x~, x^)) / 2
 //   mix:  0.5 l1 + 0.5 ssim (METHOD.md's default)
 // normalise = true divides by its batch mean + 1e-6 (the training-time form).
-enum class ResidualKind { L1, Ssim, Mix };
-ResidualKind parse_residual_kind(const std::string& s);
-const char* residual_kind_name(ResidualKind k);
 Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKind kind, bool normalise);
 
 // The weak label against G's own error (option label_contrast, a deviation from METHOD.md):

@@ -30,7 +30,7 @@ AdamConfig adam_config_s(const Config& c) { return adam_config(c.lr_s, c.seg_bet
 SegLossSettings seg_loss_settings(const Config& cfg) {
   SegLossSettings st;
   st.mask_supervised = cfg.mode == Mode::MaskSupervised;
-  st.residual = parse_residual_kind(cfg.residual_kind);
+  st.residual = cfg.residual_kind;
   st.kl = {static_cast<float>(cfg.rho), static_cast<float>(cfg.beta_kl), static_cast<float>(cfg.lambda_fit),
            cfg.weak_labels};
   st.focal = {static_cast<float>(cfg.focal_gamma), -1.0f};  // no class weighting

@@ -202,8 +202,8 @@ TEST_CASE("golden: residual evidence (l1 ssim mix) matches PyTorch") {
     for (const char* kind : {"l1", "ssim", "mix"})
       for (bool normalise : {false, true}) {
         std::string name = std::string("residual.") + kind + (normalise ? "_normalised" : "");
-        compare(residual_evidence(xt, xh, parse_residual_kind(kind), normalise), f.get(name), tol,
-                name + " [" + dtype_name(dt) + "]");
+        compare(residual_evidence(xt, xh, parse_enum<ResidualKind>(kind, "fixture residual kind"), normalise),
+                f.get(name), tol, name + " [" + dtype_name(dt) + "]");
       }
   }
 }

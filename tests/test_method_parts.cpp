@@ -66,7 +66,7 @@ TEST_CASE("residual_evidence: ssim is the channel mean of (1 - SSIM) / 2 and mix
 TEST_CASE("residual_evidence: identical images give zero evidence in every kind") {
   const Tensor a = image_batch(5);
   for (ResidualKind k : {ResidualKind::L1, ResidualKind::Ssim, ResidualKind::Mix}) {
-    CAPTURE(residual_kind_name(k));
+    CAPTURE(enum_name(k));
     for (double v : residual_evidence(a, a.clone(), k, false).to_vector_f64()) REQUIRE(std::fabs(v) < 1e-6);
   }
 }
@@ -185,4 +185,40 @@ TEST_CASE("config: weak_labels=false defaults to beta_kl 10 and rho 0.02") {
     CHECK(back.beta_kl == 10.0);
     CHECK(back.rho == 0.02);
   }
+}
+
+// Every named choice (mode, preset, residual_kind, image_score, map_border): each name goes
+// in through --set and comes back out of the JSON, and a bad name is refused, naming the
+// option and listing the choices.
+template <class E>
+void check_named_choice(const std::string& key, E Config::*member) {
+  for (size_t i = 0; i < EnumNames<E>::names.size(); ++i) {
+    const std::string name = EnumNames<E>::names[i];
+    CAPTURE(key);
+    CAPTURE(name);
+    Config c;
+    c.set(key, name);
+    CHECK(c.*member == static_cast<E>(i));
+    CHECK(enum_name(c.*member) == name);
+    const Config back = Config::from_json(c.to_json(), "test");
+    CHECK(back.*member == static_cast<E>(i));
+    CHECK(back.to_json().get_string(key, "test") == name);
+  }
+  Config c;
+  const std::string expected = "option '" + key + "' must be " + choices_text(EnumNames<E>::names) + ", got 'bogus'";
+  CHECK_THROWS_WITH_AS(c.set(key, "bogus"), doctest::Contains(expected.c_str()), Error);
+  Json j = Config().to_json();
+  j.set(key, Json(std::string("bogus")));
+  const std::string stored = "m.safetensors: config '" + key + "' must be " + choices_text(EnumNames<E>::names);
+  CHECK_THROWS_WITH_AS(Config::from_json(j, "m.safetensors"), doctest::Contains(stored.c_str()), Error);
+}
+
+TEST_CASE("config: named choices round-trip through --set and JSON and a bad name lists the choices") {
+  check_named_choice("mode", &Config::mode);
+  check_named_choice("preset", &Config::preset);
+  check_named_choice("residual_kind", &Config::residual_kind);
+  check_named_choice("image_score", &Config::image_score);
+  check_named_choice("map_border", &Config::map_border);
+  CHECK(choices_text(EnumNames<Mode>::names) == "sparse-kl, residual or mask-supervised");
+  CHECK(choices_text(EnumNames<MapBorder>::names) == "zero or inside");
 }
