@@ -1,5 +1,5 @@
-// safetensors reading and writing (see layers/safetensors.h for the layout). Plain POSIX
-// IO: the writer needs fsync and rename for its atomic replace, and the reader wants the
+// safetensors reading and writing (see layers/safetensors.h for the layout). The writer
+// streams through tensor/file_io's durable writer; the reader uses plain POSIX IO for the
 // file size and positioned reads straight into the tensors' storage.
 #include "layers/safetensors.h"
 
@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <unordered_set>
 
+#include "tensor/file_io.h"
 #include "tensor/json.h"
 
 namespace sad {
@@ -28,57 +29,6 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 std::string errno_str() { return std::strerror(errno); }
-
-// ---- Writing --------------------------------------------------------------------------------
-
-// Owns the temporary file until commit(): on destruction without commit it closes the
-// descriptor and removes the file, so a failed save leaves nothing behind.
-class TempFile {
- public:
-  TempFile(std::string tmp_path, int fd) : path_(std::move(tmp_path)), fd_(fd) {}
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(path_.c_str());
-  }
-  int fd() const { return fd_; }
-  // Closes the descriptor, reporting the error close() may carry for buffered writes.
-  int close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-  void commit() { committed_ = true; }
-
- private:
-  std::string path_;
-  int fd_;
-  bool committed_ = false;
-};
-
-void write_all(int fd, const void* data, size_t n, const std::string& path, const std::string& tmp) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0)
-      throw Error("cannot write safetensors file '" + path + "': writing '" + tmp + "' failed: " + errno_str());
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Makes the rename itself durable. Best effort: some filesystems refuse fsync on a
-// directory, and the data is already safely in place by then.
-void sync_parent_dir(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
 
 // ---- Reading --------------------------------------------------------------------------------
 
@@ -150,28 +100,20 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   SAD_CHECK(text.size() <= kMaxHeaderBytes, "save_safetensors '", path, "': header of ", text.size(),
             " bytes is over the ", kMaxHeaderBytes, "-byte limit readers enforce");
 
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error("cannot write safetensors file '" + path + "': cannot create '" + tmp + "': " + errno_str());
-  TempFile file(tmp, fd);
-
   unsigned char len[8];
-  uint64_t n = text.size();
+  const uint64_t n = text.size();
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-  write_all(fd, len, 8, path, tmp);
-  write_all(fd, text.data(), text.size(), path, tmp);
-  for (const auto& [name, t] : tensors) {
-    Tensor host = t.to(Device::cpu());  // one tensor at a time keeps the host copy small
-    if (host.nbytes()) write_all(fd, host.raw(), host.nbytes(), path, tmp);
-  }
-  if (::fsync(fd) != 0)
-    throw Error("cannot write safetensors file '" + path + "': fsync of '" + tmp + "' failed: " + errno_str());
-  if (file.close() != 0)
-    throw Error("cannot write safetensors file '" + path + "': closing '" + tmp + "' failed: " + errno_str());
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error("cannot write safetensors file '" + path + "': renaming '" + tmp + "' onto it failed: " + errno_str());
-  file.commit();
-  sync_parent_dir(path);
+  write_file_durable(
+      path,
+      [&](const ChunkWriter& write) {
+        write(len, 8);
+        write(text.data(), text.size());
+        for (const auto& [name, t] : tensors) {
+          Tensor host = t.to(Device::cpu());  // one tensor at a time keeps the host copy small
+          if (host.nbytes()) write(host.raw(), host.nbytes());
+        }
+      },
+      "cannot write safetensors file");
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -20,8 +20,8 @@
 namespace sad {
 
 // Writes `tensors` (any device, F32 or F64; written in the given order) and `metadata`
-// (omitted from the header when empty) to `path` atomically: to `path.tmp.<pid>` in the
-// same directory, fsync, then rename over `path`. On any failure the temporary file is
+// (omitted from the header when empty) to `path` atomically (write_file_durable: a
+// temporary beside it, fsync, then rename over `path`). On any failure the temporary is
 // removed, `path` is left as it was, and a sad::Error names the path and the cause.
 void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata);

@@ -471,7 +471,7 @@ TEST_CASE("safetensors save: atomic write / failures leave no temporary and the 
     std::string path = dir.file("is_a_dir");
     fs::create_directories(fs::path(path) / "inside");
     std::string msg = save_error(path, ts);
-    CHECK(msg.find("renaming") != std::string::npos);
+    CHECK(msg.find("cannot rename the temporary into place") != std::string::npos);
     CHECK(fs::is_directory(fs::path(path) / "inside"));
     CHECK(dir.tmp_files().empty());
   }
