@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -11,8 +12,10 @@
 #include "apps/cli_verbs.h"
 #include "apps/progress.h"
 #include "data/image.h"
+#include "eval/html_report.h"
 #include "eval/report.h"
 #include "model/anomaly_model.h"
+#include "model/build_info.h"
 
 namespace sad::cli {
 
@@ -76,6 +79,37 @@ std::string metrics_table(const eval::MetricsReport& r, const std::map<std::stri
 // (H, W) or (1, H, W) CPU float tensor -> its values.
 std::vector<float> plane_values(const Tensor& t) { return t.to_vector(); }
 
+// report.html's input: the curves, the model's settings and provenance, and the run's
+// train_log.csv when it lies beside the model file.
+eval::HtmlReportInput report_input(const std::string& model_path, const AnomalyModel& model,
+                                   const eval::MetricsReport& report, std::span<const float> scores,
+                                   std::span<const uint8_t> labels, std::span<const eval::ScoreMap> maps,
+                                   std::vector<eval::ReportImage> images) {
+  eval::HtmlReportInput in;
+  in.title = model_path;
+  in.metrics = report;
+  in.image_roc = eval::roc_curve(scores, labels);
+  if (!maps.empty()) in.pixel = eval::pixel_curves(maps, in.fpr_limit);
+  in.images = std::move(images);
+  in.threshold = 0.5;
+  in.raw_threshold = model.config().image_threshold;
+  in.settings.emplace_back("model file", model_path);
+  in.settings.emplace_back("sparsead build (this report)", build_commit());
+  const Json config = model.config().to_json();  // held: as_object() refers into it
+  for (const auto& [key, value] : config.as_object())
+    in.settings.emplace_back(key, value.is_string() ? value.as_string() : value.dump());
+  const fs::path log = fs::path(model_path).parent_path() / "train_log.csv";
+  std::error_code ec;
+  if (fs::is_regular_file(log, ec)) {
+    std::ifstream f(log, std::ios::binary);
+    std::ostringstream text;
+    text << f.rdbuf();
+    in.train_log_csv = text.str();
+    in.train_log_source = log.string();
+  }
+  return in;
+}
+
 }  // namespace
 
 // ---- test --------------------------------------------------------------------------------
@@ -105,6 +139,7 @@ int run_test(const Args& a, Streams& io) {
   std::vector<std::vector<uint8_t>> masks(n);
   std::vector<eval::ScoreMap> score_maps(n);
   std::map<std::string, int> counts;
+  std::vector<eval::ReportImage> report_images(n);
   std::string csv = "path,type,label,raw_score,score,predicted\n";
   // Panels by stem; test images of one type that share a stem (000.png, 000.jpg) keep their
   // extension in the name, so neither panel replaces the other.
@@ -143,10 +178,12 @@ int run_test(const Args& a, Streams& io) {
     labels[i] = it.anomalous ? 1 : 0;
     score_maps[i] = {maps[i], masks[i], static_cast<int>(w), static_cast<int>(h)};
     counts[it.type] += 1;
+    report_images[i] = {it.path, it.type, "", it.anomalous, p.raw_score, p.score};
     if (panels) {
       const fs::path dir = dir_out / "panels" / it.type;
       fs::create_directories(dir);
       data::save_png((dir / panel_name(it)).string(), make_panel(image, mask, p.map));
+      report_images[i].panel = "panels/" + it.type + "/" + panel_name(it);
     }
     csv += csv_field(it.path) + "," + csv_field(it.type) + "," + (it.anomalous ? "1" : "0") + "," +
            fmt_double(p.raw_score) + "," + fmt_double(p.score) + "," + (p.anomalous ? "1" : "0") + "\n";
@@ -159,12 +196,17 @@ int run_test(const Args& a, Streams& io) {
   eval::MetricsReport report = eval::evaluate(types, scores, labels, map_span);
   write_file_atomic((dir_out / "metrics.json").string(), eval::report_json(report));
   write_file_atomic((dir_out / "scores.csv").string(), csv);
+  write_file_atomic((dir_out / "report.html").string(),
+                    eval::html_report(report_input(a.require("--model"), model, report, scores, labels, map_span,
+                                                   std::move(report_images))),
+                    "report");
   staged.commit();
 
   std::fprintf(io.out, "%s", metrics_table(report, counts, static_cast<int>(n)).c_str());
   std::fprintf(io.out, "test: %zu images in %s (%.1f img/s); metrics: %s\n", n, format_duration(seconds).c_str(),
                seconds > 0 ? static_cast<double>(n) / seconds : 0.0, (fs::path(out) / "metrics.json").c_str());
   if (panels) std::fprintf(io.out, "panels: %s/<type>/<image>.png\n", (fs::path(out) / "panels").c_str());
+  std::fprintf(io.out, "report: %s\n", (fs::path(out) / "report.html").c_str());
   return 0;
 }
 

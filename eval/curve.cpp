@@ -273,4 +273,40 @@ std::optional<double> aupro_from(const PositiveGroups& g, std::span<const uint64
   return area / fpr_limit;  // the last bin ends at FPR 1 >= fpr_limit, so the loop broke
 }
 
+std::vector<CurvePoint> roc_points_from(const PositiveGroups& g, std::span<const uint64_t> bins) {
+  const uint64_t p = g.total, n = total_negatives(bins);
+  if (p == 0 || n == 0) return {};
+  std::vector<CurvePoint> pts{{0, 0}};
+  uint64_t tp = 0, fp = 0;
+  for (size_t k = 0; k < bins.size(); ++k) {
+    fp += bins[k];
+    if (k % 2 == 1) tp += g.count[k / 2];
+    if (bins[k] == 0 && k % 2 == 0) continue;  // an empty gap adds no corner
+    pts.push_back({static_cast<double>(fp) / static_cast<double>(n), static_cast<double>(tp) / static_cast<double>(p)});
+  }
+  return pts;
+}
+
+std::vector<CurvePoint> pro_points_from(const PositiveGroups& g, std::span<const uint64_t> bins, double fpr_limit) {
+  SAD_CHECK(fpr_limit > 0 && fpr_limit <= 1, "pro curve: fpr_limit must be in (0, 1], got ", fpr_limit);
+  const uint64_t n = total_negatives(bins);
+  if (g.regions == 0 || g.pro.size() != g.count.size() || n == 0) return {};
+  const double nd = static_cast<double>(n), rd = static_cast<double>(g.regions);
+  CompensatedSum pro;
+  uint64_t fp = 0;
+  std::vector<CurvePoint> pts{{0, 0}};
+  for (size_t k = 0; k < bins.size(); ++k) {
+    fp += bins[k];
+    if (k % 2 == 1) pro.add(g.pro[k / 2]);
+    const CurvePoint next{static_cast<double>(fp) / nd, pro.value() / rd};
+    if (next.x >= fpr_limit) {  // the segment crossing the limit, as aupro_from integrates it
+      const CurvePoint& last = pts.back();
+      pts.push_back({fpr_limit, last.y + (next.y - last.y) * (fpr_limit - last.x) / (next.x - last.x)});
+      break;
+    }
+    pts.push_back(next);
+  }
+  return pts;
+}
+
 }  // namespace sad::eval::detail

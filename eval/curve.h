@@ -57,5 +57,10 @@ std::optional<double> auroc_from(const PositiveGroups& g, std::span<const uint64
 std::optional<double> ap_from(const PositiveGroups& g, std::span<const uint64_t> bins);
 std::optional<F1Max> f1_from(const PositiveGroups& g, std::span<const uint64_t> bins);
 std::optional<double> aupro_from(const PositiveGroups& g, std::span<const uint64_t> bins, double fpr_limit);
+// The curves' corners from the same sweep (every bin, unthinned): ROC (FPR, TPR) and PRO
+// (FPR, PRO) up to fpr_limit, its last point interpolated at fpr_limit. Empty where the
+// matching metric is undefined.
+std::vector<CurvePoint> roc_points_from(const PositiveGroups& g, std::span<const uint64_t> bins);
+std::vector<CurvePoint> pro_points_from(const PositiveGroups& g, std::span<const uint64_t> bins, double fpr_limit);
 
 }  // namespace sad::eval::detail

@@ -1,6 +1,7 @@
 // The public metrics of metrics.h: input validation, then one exact sweep (curve.h).
 #include "eval/metrics.h"
 
+#include <cmath>
 #include <limits>
 
 #include "eval/curve.h"
@@ -82,6 +83,33 @@ std::optional<double> pixel_ap(std::span<const ScoreMap> images) {
 std::optional<F1Max> pixel_f1_max(std::span<const ScoreMap> images) {
   Sweep s = sweep_maps(images, false, "pixel_f1_max");
   return detail::f1_from(s.groups, s.bins);
+}
+
+namespace {
+
+// Keeps a corner when it moved at least 1 / max_points from the last kept one; always the ends.
+std::vector<CurvePoint> thin(const std::vector<CurvePoint>& pts, size_t max_points) {
+  if (pts.size() <= 2 || max_points == 0) return pts;
+  const double step = 1.0 / static_cast<double>(max_points);
+  std::vector<CurvePoint> out{pts.front()};
+  for (size_t i = 1; i + 1 < pts.size(); ++i)
+    if (std::abs(pts[i].x - out.back().x) >= step || std::abs(pts[i].y - out.back().y) >= step) out.push_back(pts[i]);
+  out.push_back(pts.back());
+  return out;
+}
+
+}  // namespace
+
+std::vector<CurvePoint> roc_curve(std::span<const float> scores, std::span<const uint8_t> labels, size_t max_points) {
+  Sweep s = sweep_samples(scores, labels, "roc_curve");
+  return thin(detail::roc_points_from(s.groups, s.bins), max_points);
+}
+
+PixelCurves pixel_curves(std::span<const ScoreMap> images, double fpr_limit, size_t max_points) {
+  SAD_CHECK(fpr_limit > 0 && fpr_limit <= 1, "pixel_curves: fpr_limit must be in (0, 1], got ", fpr_limit);
+  Sweep s = sweep_maps(images, true, "pixel_curves");
+  return {thin(detail::roc_points_from(s.groups, s.bins), max_points),
+          thin(detail::pro_points_from(s.groups, s.bins, fpr_limit), max_points)};
 }
 
 }  // namespace sad::eval

@@ -74,6 +74,22 @@ std::optional<double> pixel_ap(std::span<const ScoreMap> images);
 // f1_max over all pixels of all images (the deployment pixel threshold of METHOD.md).
 std::optional<F1Max> pixel_f1_max(std::span<const ScoreMap> images);
 
+// ---- Curves, for plots (eval/html_report.h) ----------------------------------------------
+// A curve's corners from the highest threshold down: x = FPR, y = TPR (ROC) or PRO. Thinned
+// for drawing: a corner is kept when it lies at least 1 / max_points from the last kept one
+// in x or y; the first and last are always kept. The metrics above stay exact.
+struct CurvePoint {
+  double x = 0, y = 0;
+};
+// Image-level ROC, (0, 0) to (1, 1); empty when either class is missing.
+std::vector<CurvePoint> roc_curve(std::span<const float> scores, std::span<const uint8_t> labels,
+                                  size_t max_points = 400);
+struct PixelCurves {
+  std::vector<CurvePoint> roc;  // pixel ROC, (0, 0) to (1, 1); empty without defect or normal pixels
+  std::vector<CurvePoint> pro;  // PRO over FPR, (0, 0) to FPR = fpr_limit; empty without regions
+};
+PixelCurves pixel_curves(std::span<const ScoreMap> images, double fpr_limit = 0.3, size_t max_points = 400);
+
 // ---- Connected components --------------------------------------------------------------
 // Labels the 8-connected components of the nonzero pixels of mask (H, W): labels[i] = 0 for
 // background, 1..R for the regions, numbered in raster order of their first pixel. Returns R.
