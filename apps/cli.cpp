@@ -27,6 +27,7 @@ std::string overview() {
       {"test", "evaluate a model on a labelled test set: metrics.json, scores.csv, panels"},
       {"predict", "score images: heatmaps, a CSV, per-image latency"},
       {"info", "print the configuration stored in a model file"},
+      {"export", "write the inference graph as ONNX (and reference data to check a runtime with)"},
   };
   for (const auto& [name, brief] : briefs) s += "  " + name + std::string(10 - name.size(), ' ') + brief + "\n";
   s += "\n'sparsead <command> --help' describes a command's flags.\n";
@@ -38,6 +39,7 @@ int dispatch(const std::string& verb, const Args& a, Streams& io) {
   if (verb == "train") return run_train(a, io);
   if (verb == "test") return run_test(a, io);
   if (verb == "predict") return run_predict(a, io);
+  if (verb == "export") return run_export(a, io);
   return run_info(a, io);
 }
 

@@ -11,6 +11,7 @@
 #include "apps/cli_verbs.h"
 #include "data/image.h"
 #include "kernels/runtime.h"
+#include "model/anomaly_model.h"
 #include "tensor/text.h"
 
 namespace sad::cli {
@@ -140,6 +141,18 @@ std::string csv_field(const std::string& s) {
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
+}
+
+// The model, and its collapse alarm (recorded by training) repeated on stderr: a user who
+// scores with a collapsed segmenter is told so each time, not only when it was trained.
+AnomalyModel load_model(const Args& a, Device device, Streams& io) {
+  const std::string path = a.require("--model");
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error("--model '" + path + "': no such file");
+  AnomalyModel m = AnomalyModel::load(path, device);
+  if (!m.config().alarm.empty())
+    std::fprintf(io.err, "sparsead: warning: model '%s': %s\n", path.c_str(), m.config().alarm.c_str());
+  return m;
 }
 
 }  // namespace sad::cli

@@ -133,6 +133,20 @@ std::vector<VerbSpec> make_specs() {
                      {"--overwrite", "", "allow a non-empty --out directory (files are replaced)"}},
                     runtime_flags("no line per image, only the summary")),
                "example:\n  sparsead predict --model runs/fabric/model.safetensors --input part.png --out pred\n"});
+  v.push_back({"export", "export --model FILE --out FILE.onnx [--format onnx] [--reference DIR]",
+               "Writes the model's inference graph as an ONNX model (opset 17): input 'image' (N, C, S, S) in\n"
+               "[-1, 1], outputs 'raw' (the segmenter's logits or the residual evidence) and 'reconstruction'.\n"
+               "The post-processing (smoothing, image score, thresholds) and, for tile models, the tiling rule\n"
+               "are in the model's metadata; docs/ONNX.md describes both. --reference DIR also writes two\n"
+               "seeded input images and this build's raw maps for them (input.npy, raw.npy), to check any\n"
+               "runtime against.",
+               join({{"--model", "FILE", "the model file (required)"},
+                     {"--out", "FILE", "the .onnx file to write (required)"},
+                     {"--format", "F", "onnx (the only format)"},
+                     {"--reference", "DIR", "also write reference input and output arrays (.npy) there"},
+                     {"--overwrite", "", "allow a non-empty --reference directory (files are replaced)"}},
+                    runtime_flags("no effect")),
+               "example:\n  sparsead export --model runs/fabric/model.safetensors --out fabric.onnx\n"});
   v.push_back({"info",
                "info --model FILE [--json]",
                "Prints the configuration stored in a model file (every option, thresholds, provenance) and\n"

@@ -23,18 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The model, and its collapse alarm (recorded by training) repeated on stderr: a user who
-// scores with a collapsed segmenter is told so each time, not only when it was trained.
-AnomalyModel load_model(const Args& a, Device device, Streams& io) {
-  const std::string path = a.require("--model");
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw Error("--model '" + path + "': no such file");
-  AnomalyModel m = AnomalyModel::load(path, device);
-  if (!m.config().alarm.empty())
-    std::fprintf(io.err, "sparsead: warning: model '%s': %s\n", path.c_str(), m.config().alarm.c_str());
-  return m;
-}
-
 // A prediction whose failure (a non-finite map or score) names the image.
 Prediction predict_named(AnomalyModel& model, const Tensor& image, double threshold, const std::string& path) {
   try {

@@ -10,6 +10,7 @@
 
 #include "apps/cli_args.h"
 #include "data/dataset.h"
+#include "model/anomaly_model.h"
 #include "model/config.h"
 #include "tensor/device.h"
 #include "tensor/file_io.h"
@@ -29,8 +30,13 @@ int run_train(const Args& a, Streams& io);
 int run_test(const Args& a, Streams& io);
 int run_predict(const Args& a, Streams& io);
 int run_info(const Args& a, Streams& io);
+int run_export(const Args& a, Streams& io);
 
 // ---- Shared checks ---------------------------------------------------------------------
+
+// The model of --model, and its collapse alarm (recorded by training) repeated on stderr: a
+// user who scores with a collapsed segmenter is told so each time, not only at training.
+AnomalyModel load_model(const Args& a, Device device, Streams& io);
 
 // --threads N and --device: applies the thread count and resolves the device ("cuda"
 // without a GPU is an error naming --device).

@@ -8,9 +8,10 @@ set -euo pipefail
 # clang-format-14: the pinned formatter of scripts/check-format.sh.
 packages=(cmake ninja-build g++ pkg-config libopenblas-openmp-dev doctest-dev libstb-dev libbenchmark-dev
           clang libclang-rt-14-dev clang-format-14)
-# --with-browser: also headless Chromium, for the test that renders report.html (CI passes it;
-# without Chromium that test reports itself skipped).
-if [ "${1:-}" = "--with-browser" ]; then packages+=(chromium); fi
+# --test-extras: also what two optional tests need (CI passes it; without them those tests
+# report themselves skipped): headless Chromium renders report.html, and python3-venv makes
+# the ONNX Runtime environment of scripts/onnx-venv.sh.
+if [ "${1:-}" = "--test-extras" ]; then packages+=(chromium python3-venv); fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

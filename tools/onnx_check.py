@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Runs an exported sparsead ONNX model with ONNX Runtime on the reference input that
+`sparsead export --reference DIR` wrote, and compares its output with the raw maps sparsead
+computed for the same input: as maps in [0, 1] (sigmoid of the logits for a segmenter, the
+residual evidence itself in residual mode), and as raw values. Prints the largest
+differences and ONNX Runtime's latency at batch 1; exits 1 when the map difference exceeds
+--tol.
+
+usage: tools/onnx_check.py MODEL.onnx REFERENCE_DIR [--tol 1e-4] [--repeat 20]
+Needs onnxruntime and numpy (scripts/onnx-venv.sh makes a virtual environment with them).
+"""
+import argparse
+import json
+import sys
+import time
+
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+from onnx_stitch import stitch
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("reference")
+    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # comparable with sparsead --threads 1
+    sess = ort.InferenceSession(args.model, opts, providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    config = json.loads(meta["sparsead.config"])
+    x = np.load(f"{args.reference}/input.npy")
+    want = np.load(f"{args.reference}/raw.npy")
+    raw, rec = sess.run(["raw", "reconstruction"], {"image": x})
+    if raw.shape != want.shape:
+        print(f"onnx_check: raw has shape {raw.shape}, sparsead's {want.shape}", file=sys.stderr)
+        return 1
+    def as_map(r):
+        return r if config["mode"] == "residual" else 1.0 / (1.0 + np.exp(-r.astype(np.float64)))
+
+    diff = float(np.max(np.abs(raw - want)))
+    scale = float(np.max(np.abs(want)))
+    map_diff = float(np.max(np.abs(as_map(raw) - as_map(want))))
+    ok = map_diff <= args.tol
+    # A tile model: the stitched map of a whole image through the reference stitcher.
+    tile_diff = None
+    if os.path.exists(f"{args.reference}/tile_input.npy"):
+        image = np.load(f"{args.reference}/tile_input.npy")
+        want_tile = np.load(f"{args.reference}/tile_raw.npy")
+        s, stride = config["image_size"], config["tile_stride"] or config["image_size"] // 2
+        got_tile = stitch(lambda w: sess.run(["raw"], {"image": w})[0], image, s, stride)
+        tile_diff = float(np.max(np.abs(as_map(got_tile) - as_map(want_tile))))
+        ok = ok and got_tile.shape == want_tile.shape and tile_diff <= args.tol
+    # Latency at batch 1, after one warm-up run.
+    one = x[:1]
+    sess.run(["raw"], {"image": one})
+    t0 = time.perf_counter()
+    for _ in range(args.repeat):
+        sess.run(["raw"], {"image": one})
+    ms = (time.perf_counter() - t0) / args.repeat * 1e3
+    print(json.dumps({"model": args.model, "mode": config["mode"], "image_size": config["image_size"],
+                      "channels": config["channels"], "max_abs_map_diff": map_diff, "max_abs_raw_diff": diff,
+                      "max_abs_raw": scale, "tiled_map_diff": tile_diff, "tol": args.tol,
+                      "ok": ok, "onnxruntime_ms_batch1": round(ms, 3), "onnxruntime": ort.__version__,
+                      "reconstruction_range": [float(rec.min()), float(rec.max())]}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
