@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     else if (a == "--preset")
       o.preset = v;
     else if (a == "--batch")
-      o.batch = to_int(a, v, 2);
+      o.batch = to_int(a, v, 1);  // 1 for inference only (the workload checks)
     else if (a == "--threads")
       threads = to_int(a, v, 1);
     else if (a == "--device")

@@ -1,6 +1,7 @@
 // Benchmark workloads (bench/workload.h).
 #include "bench/workload.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -23,7 +24,9 @@ Config workload_config(Phase phase, const WorkloadOptions& o) {
   Config c;
   c.apply_preset(o.preset);
   c.channels = o.channels;
-  c.batch = o.batch;
+  SAD_CHECK(o.batch >= (phase == Phase::Infer ? 1 : 2), "batch ", o.batch,
+            " is too small (training steps need 2 images for batch norm)");
+  c.batch = std::max<int64_t>(o.batch, 2);  // the config's training batch; inference uses o.batch
   c.seed = static_cast<int64_t>(o.seed);
   // Phase 1 is the same in every mode; `residual` builds no S, so a phase-1 process
   // holds no memory that phase 1 does not use.
@@ -35,7 +38,7 @@ Config workload_config(Phase phase, const WorkloadOptions& o) {
 }  // namespace
 
 Workload::Workload(Phase phase, const WorkloadOptions& o)
-    : phase_(phase), cfg_(workload_config(phase, o)), model_(cfg_) {
+    : phase_(phase), batch_(o.batch), cfg_(workload_config(phase, o)), model_(cfg_) {
   model_.init(o.seed);
   if (phase == Phase::Gan) {
     d_ = std::make_shared<Discriminator>(net_config(cfg_));
@@ -57,7 +60,7 @@ Workload::Workload(Phase phase, const WorkloadOptions& o)
   }
   // A fixed batch: smooth random images in [-1, 1]; every other image carries a bright
   // square defect of side S/8 in x~ (weak label 1), the others are unperturbed (label 0).
-  const int64_t b = cfg_.batch, c = cfg_.channels, s = cfg_.image_size;
+  const int64_t b = batch_, c = cfg_.channels, s = cfg_.image_size;
   std::vector<float> x(static_cast<size_t>(b * c * s * s)), xt, y(static_cast<size_t>(b));
   Rng rng(o.seed + 101);
   for (int64_t i = 0; i < b; ++i)

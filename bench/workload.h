@@ -41,10 +41,11 @@ class Workload {
 
   const Config& config() const { return cfg_; }
   Phase phase() const { return phase_; }
-  int64_t batch() const { return cfg_.batch; }
+  int64_t batch() const { return batch_; }
 
  private:
   Phase phase_;
+  int64_t batch_;  // images per step (inference may take 1; training needs 2 for batch norm)
   Config cfg_;
   AnomalyModel model_;
   std::shared_ptr<Discriminator> d_;
