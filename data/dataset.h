@@ -85,6 +85,7 @@ enum StreamPurpose : uint64_t {
   kStreamPerturb = 0x5045'5254,     // "PERT"
   kStreamSynth = 0x5359'4e54,       // "SYNT"
   kStreamCrop = 0x4352'4f50,        // "CROP": tile mode's window positions
+  kStreamAugment = 0x4155'4721,     // "AUG!": the augment option's transform of a sample
 };
 
 }  // namespace sad::data

@@ -93,4 +93,24 @@ Tensor stitch(const Tensor& maps, const TileGrid& grid) {
   return Tensor::from_vector(out, {h, w});
 }
 
+Tensor dihedral(const Tensor& x, int k) {
+  SAD_CHECK(x.ndim() == 3 && x.dim(1) == x.dim(2) && k >= 0 && k < 8, "dihedral: image ", shape_str(x.shape()),
+            " must be (C, s, s) and k in [0, 8), got ", k);
+  const int64_t c = x.dim(0), s = x.dim(1);
+  const std::vector<float> v = x.to(Device::cpu()).to_vector();
+  std::vector<float> out(v.size());
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t i = 0; i < s; ++i)
+      for (int64_t j = 0; j < s; ++j) {
+        // Output (i, j) reads the source pixel that the transform moves there.
+        int64_t y = i, xx = (k & 4) ? s - 1 - j : j;  // undo the mirror first
+        for (int r = 0; r < (k & 3); ++r) {           // then each quarter turn
+          const int64_t ny = xx, nx = s - 1 - y;
+          y = ny, xx = nx;
+        }
+        out[static_cast<size_t>((ch * s + i) * s + j)] = v[static_cast<size_t>((ch * s + y) * s + xx)];
+      }
+  return Tensor::from_vector(out, x.shape());
+}
+
 }  // namespace sad::data

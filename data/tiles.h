@@ -56,6 +56,11 @@ std::vector<float> window_weight(int64_t s);
 Tensor working_input(const Tensor& image, double scale, int64_t s);
 Tensor load_working_image(const std::string& path, int channels, double scale, int64_t s);
 
+// One of the eight symmetries of the square applied to a (C, s, s) image: k in [0, 8),
+// k & 3 quarter turns counter-clockwise, then a left-right mirror when k & 4. k = 0 is the
+// identity; dihedral(dihedral(x, k), inverse) gives x back.
+Tensor dihedral(const Tensor& x, int k);
+
 // The (C, s, s) window of a (C, H, W) image at (y, x); the window must lie inside.
 Tensor crop(const Tensor& image, int64_t y, int64_t x, int64_t s);
 

@@ -14,9 +14,9 @@ namespace sad {
 namespace {
 
 // A field: its key and a pointer to the member; the variant's type says how to parse.
-using FieldPtr =
-    std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*, Mode Config::*,
-                 Preset Config::*, ResidualKind Config::*, ImageScore Config::*, MapBorder Config::*>;
+using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*,
+                              Mode Config::*, Preset Config::*, ResidualKind Config::*, ImageScore Config::*,
+                              MapBorder Config::*, Augment Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
@@ -40,6 +40,7 @@ const std::vector<Field>& fields() {
       {"val_crops", &Config::val_crops},
       {"p_perturb", &Config::p_perturb},
       {"p_crack", &Config::p_crack},
+      {"augment", &Config::augment},
       {"l_mse", &Config::l_mse},
       {"l_ssim", &Config::l_ssim},
       {"l_adv", &Config::l_adv},

@@ -32,6 +32,9 @@ enum class ResidualKind { L1, Ssim, Mix };
 enum class ImageScore { Lse, Max };
 // How a segmenter map's smoothing treats the border: zero padding, or only the taps inside.
 enum class MapBorder { Zero, Inside };
+// Training-sample augmentation (a lever for small sets): none, mirror flips, or the eight
+// rotations and mirrorings of the square (textures without a preferred orientation).
+enum class Augment { None, Flips, Dihedral };
 
 template <class E>
 struct EnumNames;
@@ -54,6 +57,10 @@ struct EnumNames<ImageScore> {
 template <>
 struct EnumNames<MapBorder> {
   static constexpr std::array<const char*, 2> names{"zero", "inside"};
+};
+template <>
+struct EnumNames<Augment> {
+  static constexpr std::array<const char*, 3> names{"none", "flips", "dihedral"};
 };
 template <class E>
 concept NamedEnum = requires {
@@ -110,6 +117,9 @@ struct Config {
   // ---- training-time perturbation ----
   double p_perturb = 0.5;
   double p_crack = 0.0;  // a lever (0: METHOD.md): share of perturbation regions that are thin cracks
+  // A lever (none: METHOD.md): each training sample (both phases) is transformed before it is
+  // perturbed, drawn from its own stream keyed like the sample; none draws nothing.
+  Augment augment = Augment::None;
   // ---- phase 1: G and D ----
   double l_mse = 1.0, l_ssim = 1.0, l_adv = 0.05;
   double lr_g = 2e-4, lr_d = 2e-4, gan_beta1 = 0.5, gan_beta2 = 0.999;

@@ -155,13 +155,24 @@ Tensor Trainer::random_crop(const Tensor& x, Rng& rng) const {
 
 data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) const {
   // Tile mode: an S x S window of each image, its own stream per (phase, epoch, image, which).
+  // The augment option then transforms it, from a stream of its own (none draws nothing).
   auto window = [&](int64_t j, uint64_t which) {
     const Tensor& img = train_images_[static_cast<size_t>(j)];
-    if (!cfg_.tiled()) return img;
-    Rng r = Rng::stream(static_cast<uint64_t>(cfg_.seed),
-                        {data::kStreamCrop, static_cast<uint64_t>(phase), static_cast<uint64_t>(epoch),
-                         static_cast<uint64_t>(idx), which});
-    return random_crop(img, r);
+    const auto stream = [&](uint64_t id) {
+      return Rng::stream(
+          static_cast<uint64_t>(cfg_.seed),
+          {id, static_cast<uint64_t>(phase), static_cast<uint64_t>(epoch), static_cast<uint64_t>(idx), which});
+    };
+    Tensor w = img;
+    if (cfg_.tiled()) {
+      Rng r = stream(data::kStreamCrop);
+      w = random_crop(img, r);
+    }
+    if (cfg_.augment == Augment::None) return w;
+    // Flips: identity, the left-right mirror, the half turn and both (the up-down mirror).
+    Rng r = stream(data::kStreamAugment);
+    const int k = static_cast<int>(r.below(cfg_.augment == Augment::Flips ? 4 : 8));
+    return data::dihedral(w, cfg_.augment == Augment::Flips ? (k & 1) * 4 + (k & 2) : k);
   };
   const Tensor x = window(idx, 0);
   Rng rng = Rng::stream(static_cast<uint64_t>(cfg_.seed), {data::kStreamPerturb, static_cast<uint64_t>(phase),

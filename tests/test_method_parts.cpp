@@ -219,6 +219,7 @@ TEST_CASE("config: named choices round-trip through --set and JSON and a bad nam
   check_named_choice("residual_kind", &Config::residual_kind);
   check_named_choice("image_score", &Config::image_score);
   check_named_choice("map_border", &Config::map_border);
+  check_named_choice("augment", &Config::augment);
   CHECK(choices_text(EnumNames<Mode>::names) == "sparse-kl, residual or mask-supervised");
   CHECK(choices_text(EnumNames<MapBorder>::names) == "zero or inside");
 }

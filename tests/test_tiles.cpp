@@ -5,6 +5,7 @@
 // bit for bit).
 #include <atomic>
 #include <filesystem>
+#include <set>
 
 #include "data/image.h"
 #include "data/synth.h"
@@ -197,7 +198,7 @@ std::string make_wide_dataset(const std::string& root) {
 }
 
 TrainResult train_tiled(const std::string& data_dir, const std::string& out, const std::atomic<bool>* stop = nullptr,
-                        bool resume = false) {
+                        bool resume = false, Augment augment = Augment::None) {
   TrainOptions o;
   o.dataset = data::read_mvtec(data_dir);
   o.out_dir = out;
@@ -211,6 +212,7 @@ TrainResult train_tiled(const std::string& data_dir, const std::string& out, con
   c.steps_seg = 4;
   c.val_fraction = 0.2;
   c.tile_scale = 1.0;
+  c.augment = augment;
   c.finalise();
   o.cfg = c;
   o.quiet = true;
@@ -241,4 +243,47 @@ TEST_CASE("tiles: tile-mode training crops windows and replays and resumes bit f
   TrainResult rest = train_tiled(ds, b, nullptr, /*resume=*/true);
   REQUIRE(rest.completed);
   CHECK(test::read_bytes(a + "/model.safetensors") == test::read_bytes(b + "/model.safetensors"));
+}
+
+TEST_CASE("augment: the eight symmetries of the square are distinct and each has an inverse") {
+  const int64_t s = 5;
+  std::vector<float> v(static_cast<size_t>(2 * s * s));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  const Tensor x = Tensor::from_vector(v, {2, s, s});
+  CHECK(data::dihedral(x, 0).to_vector() == v);
+  // One quarter turn counter-clockwise: out(i, j) = in(j, s - 1 - i); the mirror: in(i, s - 1 - j).
+  const std::vector<float> q = data::dihedral(x, 1).to_vector(), m = data::dihedral(x, 4).to_vector();
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j < s; ++j) {
+      CHECK(q[static_cast<size_t>(i * s + j)] == v[static_cast<size_t>(j * s + (s - 1 - i))]);
+      CHECK(m[static_cast<size_t>(i * s + j)] == v[static_cast<size_t>(i * s + (s - 1 - j))]);
+    }
+  std::set<std::vector<float>> seen;
+  for (int k = 0; k < 8; ++k) {
+    CAPTURE(k);
+    const Tensor y = data::dihedral(x, k);
+    seen.insert(y.to_vector());
+    int inverses = 0;  // exactly one symmetry undoes k
+    for (int j = 0; j < 8; ++j) inverses += data::dihedral(y, j).to_vector() == v;
+    CHECK(inverses == 1);
+  }
+  CHECK(seen.size() == 8);
+  CHECK_THROWS_AS(data::dihedral(Tensor::zeros({1, 4, 5}), 1), Error);
+}
+
+TEST_CASE("augment: dihedral training replays and resumes bit for bit and changes what is learned") {
+  test::TempDir tmp("augment-train");
+  const std::string ds = make_wide_dataset(tmp.path().string());
+  const std::string a = tmp.path().string() + "/a", b = tmp.path().string() + "/b", c = tmp.path().string() + "/c";
+  REQUIRE(train_tiled(ds, a, nullptr, false, Augment::Dihedral).completed);
+  std::atomic<bool> stop{true};
+  CHECK_FALSE(train_tiled(ds, b, &stop, false, Augment::Dihedral).completed);
+  REQUIRE(train_tiled(ds, b, nullptr, /*resume=*/true, Augment::Dihedral).completed);
+  CHECK(test::read_bytes(a + "/model.safetensors") == test::read_bytes(b + "/model.safetensors"));
+  REQUIRE(train_tiled(ds, c).completed);  // augment none: other samples, another model
+  const AnomalyModel ma = AnomalyModel::load(a + "/model.safetensors", Device::cpu());
+  const AnomalyModel mc = AnomalyModel::load(c + "/model.safetensors", Device::cpu());
+  CHECK(ma.config().augment == Augment::Dihedral);
+  CHECK(mc.config().augment == Augment::None);
+  CHECK(ma.state()[0].second.to_vector() != mc.state()[0].second.to_vector());
 }
