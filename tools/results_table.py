@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -150,7 +151,9 @@ def settings(g):
                     i += 1
                 continue
             if args[i] == "--init-generator" and i + 1 < len(args):
-                out.append("G of " + os.path.basename(os.path.dirname(args[i + 1])))
+                # Each seed starts from its own seed's generator: one name for the row.
+                run = os.path.basename(os.path.dirname(args[i + 1]))
+                out.append("G of " + re.sub(r"-s\d+(?=-|$)", "-sN", run))
                 i += 2
                 continue
             i += 1
