@@ -29,7 +29,7 @@ void register_model_benchmarks(Device d) {
         st.SetItemsProcessed(static_cast<int64_t>(st.iterations()) * w.batch());  // images/s
         const Config& c = w.config();
         st.SetLabel("S=" + std::to_string(c.image_size) + " w=" + std::to_string(c.width) +
-                    " B=" + std::to_string(c.batch) + (phase == Phase::Seg ? " sparse-kl" : ""));
+                    " B=" + std::to_string(w.batch()) + (phase == Phase::Seg ? " sparse-kl" : ""));
       });
       // A CPU step takes seconds: time a few of them rather than the one that 0.5 s allows.
       if (d.is_cpu()) b->MinTime(phase == Phase::Infer ? 2.0 : 5.0);

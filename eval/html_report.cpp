@@ -2,6 +2,7 @@
 #include "eval/html_report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -154,6 +155,7 @@ std::map<std::string, std::vector<CurvePoint>> log_columns(const std::string& cs
   };
   if (!std::getline(in, line)) return out;
   header = split(line);
+  if (header.size() < 3) return out;  // not a training log: phase, step, epoch, then the columns
   while (std::getline(in, line)) {
     const std::vector<std::string> f = split(line);
     if (f.size() != header.size() || f[0] != phase) continue;
@@ -199,11 +201,29 @@ std::string training_plots(const HtmlReportInput& in) {
   return o.str();
 }
 
+// A relative path as a URL: every byte but unreserved characters and '/' percent-encoded, so
+// that '#', '?', '%' or a space in a file name do not break the link.
+std::string url_path(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string o;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      o += static_cast<char>(c);
+    } else {
+      o += '%';
+      o += hex[c >> 4];
+      o += hex[c & 15];
+    }
+  }
+  return o;
+}
+
 std::string image_link(const ReportImage& im, bool thumb) {
   std::ostringstream o;
   if (im.panel.empty()) return html_escape(im.path);
-  o << "<a href=\"" << html_escape(im.panel) << "\">";
-  if (thumb) o << "<img src=\"" << html_escape(im.panel) << "\" alt=\"panel\" loading=\"lazy\"><br>";
+  const std::string url = html_escape(url_path(im.panel));
+  o << "<a href=\"" << url << "\">";
+  if (thumb) o << "<img src=\"" << url << "\" alt=\"panel\" loading=\"lazy\"><br>";
   o << html_escape(im.path) << "</a>";
   return o.str();
 }

@@ -179,20 +179,31 @@ class Builder {
 };
 
 std::string postprocess_text(const Config& c, bool segmenter) {
-  char buf[1024];
-  if (segmenter)
-    std::snprintf(buf, sizeof buf,
-                  "raw = logits l. Smooth l with a Gaussian of sigma %g (border: %s). Image score: %s of the 3x3 "
-                  "box-filtered smoothed logits (lse: t log mean exp(v / t), t = %g; max: their maximum). Displayed "
-                  "map: sigmoid of the smoothed logits. Normalised score: clamp((s - image_threshold) / "
-                  "max(image_score_max - image_score_min, 1e-6) + 0.5, 0, 1); an image is defective at >= 0.5.",
-                  c.map_sigma, enum_name(c.map_border), enum_name(c.image_score), c.score_temperature);
+  // The image score's box filter (anomaly_model.cpp's box_side): odd side S / 16 + 1.
+  int box = static_cast<int>(c.image_size / 16) + 1;
+  if (box % 2 == 0) ++box;
+  char score[512];
+  if (segmenter && c.image_score == ImageScore::Lse)
+    std::snprintf(score, sizeof score, "t log mean exp(v / t), t = %g, over the values v of the box-filtered map",
+                  c.score_temperature);
   else
-    std::snprintf(buf, sizeof buf,
-                  "raw = residual evidence r (%s). Smooth r with a Gaussian of sigma %g (zero padding). Image score: "
-                  "the maximum of the 3x3 box-filtered smoothed map. Normalised score: clamp((s - image_threshold) / "
-                  "max(image_score_max - image_score_min, 1e-6) + 0.5, 0, 1); an image is defective at >= 0.5.",
-                  enum_name(c.residual_kind), c.residual_sigma);
+    std::snprintf(score, sizeof score, "the maximum of the box-filtered map");
+  char buf[1536];
+  std::snprintf(buf, sizeof buf,
+                "raw = %s. 1) Smooth raw with a Gaussian of sigma %g (%s). 2) Box-filter the smoothed map with a "
+                "%d x %d box, stride 1, each output the mean of the box's pixels inside the map. 3) Image score s: "
+                "%s%s. 4) Normalised score: clamp((s - image_threshold) / max(image_score_max - image_score_min, "
+                "1e-6) + 0.5, 0, 1); an image is defective at >= 0.5. 5) Displayed map: %s, normalised per pixel "
+                "the same way with pixel_threshold and pixel_score_min/max.",
+                segmenter ? "the segmenter's logits l" : "the residual evidence r",
+                segmenter ? c.map_sigma : c.residual_sigma,
+                segmenter && c.map_border == MapBorder::Inside ? "border: only the taps inside the map, renormalised"
+                                                               : "zero padding",
+                box, box, score,
+                c.tiled() ? "; tile model: on the stitched map, the largest over the grid's windows of this score "
+                            "taken within each window"
+                          : "",
+                segmenter ? "sigmoid of the smoothed logits" : "the smoothed map");
   return buf;
 }
 

@@ -67,25 +67,26 @@ void sync_parent_dir(const std::string& path) {
 void write_file_durable(const std::string& path, const std::function<void(const ChunkWriter&)>& produce,
                         const std::string& what) {
   const std::string tmp = temp_name(path);
-  auto fail = [&](const std::string& problem) {
-    SAD_FAIL(what, " '", path, "': ", problem, ": ", std::strerror(errno));
+  // errno is saved by the caller right after the failing call: building the message allocates.
+  auto fail = [&](const char* problem, int err) {
+    SAD_FAIL(what, " '", path, "': ", problem, ": ", std::strerror(err));
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("cannot create a temporary file beside it");
+  if (fd < 0) fail("cannot create a temporary file beside it", errno);
   TempFile file(tmp, fd);
   produce([&](const void* data, size_t n) {
     const char* p = static_cast<const char*>(data);
     while (n > 0) {
       const ssize_t w = ::write(fd, p, n);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) fail("write failed (disk full?)");
+      if (w < 0) fail("write failed (disk full?)", errno);
       p += w;
       n -= static_cast<size_t>(w);
     }
   });
-  if (::fsync(fd) != 0) fail("fsync failed");
-  if (file.close() != 0) fail("closing the temporary failed");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename the temporary into place");
+  if (::fsync(fd) != 0) fail("fsync failed", errno);
+  if (file.close() != 0) fail("closing the temporary failed", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename the temporary into place", errno);
   file.commit();
   sync_parent_dir(path);
 }

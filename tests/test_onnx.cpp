@@ -133,6 +133,14 @@ TEST_CASE("onnx export: ONNX Runtime runs the graph to within 1e-4 of sparsead's
          c.mode = Mode::Residual;
          c.residual_kind = ResidualKind::Ssim;
        }},
+      {"gray, residual (L1), S 64",
+       [](Config& c) {
+         c.image_size = 64;
+         c.width = 8;
+         c.channels = 1;
+         c.mode = Mode::Residual;
+         c.residual_kind = ResidualKind::L1;
+       }},
       {"tile model, mask-supervised, S 64",
        [](Config& c) {
          c.image_size = 64;

@@ -88,7 +88,8 @@ TEST_CASE("report page: text is escaped and the worst lists mark false negatives
   in.images = {{"t/good/0.png", "good", "panels/good/0.png", false, 0.9, 0.8},  // a false positive
                {"t/good/1.png", "good", "", false, 0.1, 0.2},
                {"t/hole/0.png", "hole", "panels/hole/0.png", true, 0.05, 0.1},  // a false negative
-               {"t/hole/1.png", "hole", "", true, 0.95, 0.9}};
+               {"t/hole/1.png", "hole", "", true, 0.95, 0.9},
+               {"t/hole/a#b 2.png", "hole", "panels/hole/a#b 2.png", true, 0.01, 0.05}};
   in.image_roc = {{0, 0}, {0.5, 0.5}, {1, 1}};
   in.raw_threshold = 0.5;
   in.settings = {{"mode", "sparse-kl"}, {"note", "x < y"}};
@@ -109,6 +110,8 @@ TEST_CASE("report page: text is escaped and the worst lists mark false negatives
     CHECK(html.find(bad) == std::string::npos);
   }
   CHECK(eval::html_escape("'\"") == "&#39;&quot;");
+  // A panel link is a URL: '#' and ' ' in a file name are percent-encoded.
+  CHECK(html.find("href=\"panels/hole/a%23b%202.png\"") != std::string::npos);
 }
 
 TEST_CASE("report page: headless Chromium renders sparsead test's report.html with every plot and table laid out" *
