@@ -36,9 +36,12 @@ int run_export(const Args& a, Streams& io) {
     for (float& x : v) x = static_cast<float>(rng.uniform(-1.0, 1.0));
     const Tensor input = Tensor::from_vector(v, {2, ch, s, s});
     const Tensor raw = model.raw_maps(input);
+    const std::vector<double> scores = model.score_batch(input).scores;  // raw image scores
     StagedOutput staged(*reference);
     write_file_atomic((fs::path(staged.path()) / "input.npy").string(), npy_bytes(input));
     write_file_atomic((fs::path(staged.path()) / "raw.npy").string(), npy_bytes(raw));
+    write_file_atomic((fs::path(staged.path()) / "scores.npy").string(),
+                      npy_bytes(Tensor::from_vector_f64(scores, {static_cast<int64_t>(scores.size())}, DType::F32)));
     if (c.tiled()) {
       // A seeded image at working scale whose sides are not a whole number of strides, and
       // its stitched raw map (before smoothing): the tiling rule of the metadata, checked.
@@ -53,11 +56,16 @@ int run_export(const Args& a, Streams& io) {
       const Tensor stitched = data::stitch(model.raw_maps(windows), grid);
       write_file_atomic((fs::path(staged.path()) / "tile_input.npy").string(), npy_bytes(image));
       write_file_atomic((fs::path(staged.path()) / "tile_raw.npy").string(), npy_bytes(stitched));
+      const double tile_score = model.score_tiled(image).score;
+      write_file_atomic((fs::path(staged.path()) / "tile_score.npy").string(),
+                        npy_bytes(Tensor::from_vector_f64({tile_score}, {1}, DType::F32)));
     }
     staged.commit();
-    std::fprintf(io.out, "reference: %s/input.npy and raw.npy (2 seeded images and this build's raw maps)%s\n",
-                 reference->c_str(),
-                 c.tiled() ? ", tile_input.npy and tile_raw.npy (an image and its stitched map)" : "");
+    std::fprintf(
+        io.out,
+        "reference: %s/input.npy, raw.npy, scores.npy (2 seeded images, this build's raw maps and image scores)%s\n",
+        reference->c_str(),
+        c.tiled() ? ", tile_input.npy, tile_raw.npy, tile_score.npy (an image, its stitched map and score)" : "");
   }
   return 0;
 }

@@ -189,21 +189,22 @@ std::string postprocess_text(const Config& c, bool segmenter) {
   else
     std::snprintf(score, sizeof score, "the maximum of the box-filtered map");
   char buf[1536];
-  std::snprintf(buf, sizeof buf,
-                "raw = %s. 1) Smooth raw with a Gaussian of sigma %g (%s). 2) Box-filter the smoothed map with a "
-                "%d x %d box, stride 1, each output the mean of the box's pixels inside the map. 3) Image score s: "
-                "%s%s. 4) Normalised score: clamp((s - image_threshold) / max(image_score_max - image_score_min, "
-                "1e-6) + 0.5, 0, 1); an image is defective at >= 0.5. 5) Displayed map: %s, normalised per pixel "
-                "the same way with pixel_threshold and pixel_score_min/max.",
-                segmenter ? "the segmenter's logits l" : "the residual evidence r",
-                segmenter ? c.map_sigma : c.residual_sigma,
-                segmenter && c.map_border == MapBorder::Inside ? "border: only the taps inside the map, renormalised"
-                                                               : "zero padding",
-                box, box, score,
-                c.tiled() ? "; tile model: on the stitched map, the largest over the grid's windows of this score "
-                            "taken within each window"
-                          : "",
-                segmenter ? "sigmoid of the smoothed logits" : "the smoothed map");
+  std::snprintf(
+      buf, sizeof buf,
+      "raw = %s. 1) Smooth raw with a Gaussian of sigma %g, separable, 2 r + 1 taps with r = max(1, ceil(3 sigma)) "
+      "normalised to sum 1 (%s). 2) Box-filter the smoothed map with a "
+      "%d x %d box, stride 1, each output the mean of the box's pixels inside the map. 3) Image score s: "
+      "%s%s. 4) Normalised score: clamp((s - image_threshold) / max(image_score_max - image_score_min, "
+      "1e-6) + 0.5, 0, 1); an image is defective at >= 0.5. 5) Displayed map: %s, normalised per pixel "
+      "the same way with pixel_threshold and pixel_score_min/max.",
+      segmenter ? "the segmenter's logits l" : "the residual evidence r", segmenter ? c.map_sigma : c.residual_sigma,
+      segmenter && c.map_border == MapBorder::Inside ? "border: only the taps inside the map, renormalised"
+                                                     : "zero padding",
+      box, box, score,
+      c.tiled() ? "; tile model: on the stitched map, the largest over the grid's windows of this score "
+                  "taken within each window"
+                : "",
+      segmenter ? "sigmoid of the smoothed logits" : "the smoothed map");
   return buf;
 }
 

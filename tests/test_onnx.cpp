@@ -170,7 +170,10 @@ TEST_CASE("onnx export: ONNX Runtime runs the graph to within 1e-4 of sparsead's
     const Json j = Json::parse(text);
     CHECK(j.get("ok", "check").as_bool());
     CHECK(j.get("max_abs_map_diff", "check").as_number() <= 1e-4);
+    // The image scores by the metadata's formula (tools/onnx_postprocess.py) match ours.
+    CHECK(j.get("score_rel_diff", "check").as_number() <= 1e-4);
     // A tile model is also checked whole: a stitched image through tools/onnx_stitch.py.
     CHECK(j.get("tiled_map_diff", "check").is_null() == !cs.tiled);
+    CHECK(j.get("tiled_score_rel_diff", "check").is_null() == !cs.tiled);
   }
 }

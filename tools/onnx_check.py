@@ -19,6 +19,7 @@ import os
 import numpy as np
 import onnxruntime as ort
 
+from onnx_postprocess import image_score
 from onnx_stitch import stitch
 
 
@@ -48,8 +49,13 @@ def main():
     scale = float(np.max(np.abs(want)))
     map_diff = float(np.max(np.abs(as_map(raw) - as_map(want))))
     ok = map_diff <= args.tol
+    # The image scores from the graph's raw maps by the metadata's formula, against sparsead's.
+    want_scores = np.load(f"{args.reference}/scores.npy").astype(np.float64)
+    got_scores = np.array([image_score(r[0], config) for r in raw])
+    score_diff = float(np.max(np.abs(got_scores - want_scores) / (1.0 + np.abs(want_scores))))
+    ok = ok and score_diff <= args.tol
     # A tile model: the stitched map of a whole image through the reference stitcher.
-    tile_diff = None
+    tile_diff = tile_score_diff = None
     if os.path.exists(f"{args.reference}/tile_input.npy"):
         image = np.load(f"{args.reference}/tile_input.npy")
         want_tile = np.load(f"{args.reference}/tile_raw.npy")
@@ -57,6 +63,9 @@ def main():
         got_tile = stitch(lambda w: sess.run(["raw"], {"image": w})[0], image, s, stride)
         tile_diff = float(np.max(np.abs(as_map(got_tile) - as_map(want_tile))))
         ok = ok and got_tile.shape == want_tile.shape and tile_diff <= args.tol
+        want_tile_score = float(np.load(f"{args.reference}/tile_score.npy")[0])
+        tile_score_diff = abs(image_score(got_tile, config, tiled=True) - want_tile_score) / (1.0 + abs(want_tile_score))
+        ok = ok and tile_score_diff <= args.tol
     # Latency at batch 1, after one warm-up run.
     one = x[:1]
     sess.run(["raw"], {"image": one})
@@ -68,7 +77,8 @@ def main():
     ms = float(np.median(times))
     print(json.dumps({"model": args.model, "mode": config["mode"], "image_size": config["image_size"],
                       "channels": config["channels"], "max_abs_map_diff": map_diff, "max_abs_raw_diff": diff,
-                      "max_abs_raw": scale, "tiled_map_diff": tile_diff, "tol": args.tol,
+                      "max_abs_raw": scale, "score_rel_diff": score_diff, "tiled_map_diff": tile_diff,
+                      "tiled_score_rel_diff": tile_score_diff, "tol": args.tol,
                       "ok": ok, "onnxruntime_median_ms_batch1": round(ms, 3), "onnxruntime": ort.__version__,
                       "reconstruction_range": [float(rec.min()), float(rec.max())]}))
     return 0 if ok else 1
