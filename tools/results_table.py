@@ -196,11 +196,26 @@ def type_tables(groups):
     return out
 
 
+def seed_tables(groups):
+    """Each seed on its own, for the rows measured with several seeds."""
+    multi = [(k, g) for k, g in groups if len(g) > 1]
+    if not multi:
+        return []
+    out = ["", "Rows with several seeds, each seed on its own (image AUROC / pixel AUROC / AUPRO):", ""]
+    out += [row(["set", "mode", "tag", "seed", "image AUROC", "pixel AUROC", "AUPRO", "commit"]), row(["---"] * 8)]
+    for (set_, mode, tag), g in multi:
+        for r in sorted(g, key=lambda r: int(r.get("seed") or 0)):
+            m = overall(r.get("metrics"))
+            out.append(row([set_, mode, tag or "-", r.get("seed")] +
+                           [stat([m.get(key)]) for key in ("image_auroc", "pixel_auroc", "aupro")] + [commits([r])]))
+    return out
+
+
 def render(runs):
     if not runs:
         return f"(no results yet)\n\n{FOOTER}\n"
     groups = group(runs)
-    lines = main_table(groups) + type_tables(groups)
+    lines = main_table(groups) + seed_tables(groups) + type_tables(groups)
     lines += ["", "Metrics: mean over seeds, ± the sample standard deviation when there are several. "
               "steps G/S: optimiser steps of phase 1 (shared: the sparse-kl run's generator) and "
               "phase 2; train time: the trainer's own phase 1 + phase 2 seconds, mean over seeds.",
