@@ -35,7 +35,19 @@ namespace {
 enum Phase : int64_t { kPhaseGan = 1, kPhaseSeg = 2 };
 
 // The fields of a training sample, in the loader's field order.
-enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kFieldLabel = 3 };
+enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kFieldLabel = 3, kFieldCount };
+
+// A loader batch by name: x (clean), x~ (perturbed input), m (perturbation mask) and y (weak
+// labels), each stacked over the batch, on the CPU.
+struct TrainBatch {
+  Tensor clean, input, mask, labels;  // (B, C, S, S), (B, C, S, S), (B, 1, S, S), (B)
+  explicit TrainBatch(const data::Batch& b) {
+    SAD_CHECK(b.fields.size() == kFieldCount, "trainer: a batch has ", b.fields.size(), " fields, expected ",
+              static_cast<size_t>(kFieldCount));
+    clean = b.fields[kFieldClean], input = b.fields[kFieldInput], mask = b.fields[kFieldMask];
+    labels = b.fields[kFieldLabel].reshape({b.fields[kFieldLabel].dim(0)});
+  }
+};
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -183,7 +195,7 @@ data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) con
   data::OtherImages others{static_cast<int64_t>(train_images_.size()), idx,
                            [&window](int64_t j) { return window(j, 1 + static_cast<uint64_t>(j)); }};
   data::Perturbed p = data::perturb(x, rng, po, others);
-  data::Sample sample(4);
+  data::Sample sample(kFieldCount);
   sample[kFieldClean] = x;
   sample[kFieldInput] = p.image;
   sample[kFieldMask] = p.mask;
@@ -203,22 +215,21 @@ void Trainer::write_log() const {
   write_file_atomic(path("train_log.csv"), text);
 }
 
-void Trainer::train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step) {
+void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch, int64_t step) {
   const Device dev = model_.device();
+  const TrainBatch batch(loaded);
   PeriodSums& e = sums_;
   const StepPlace where{epoch, step + 1};
   if (phase == kPhaseGan) {
-    GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.fields[kFieldClean].to(dev),
-                               batch.fields[kFieldInput].to(dev), gan_loss_weights(cfg_), where);
+    GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.clean.to(dev),
+                               batch.input.to(dev), gan_loss_weights(cfg_), where);
     e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv;
   } else {
     const SegLossSettings st = seg_loss_settings(cfg_);
-    const Tensor& labels = batch.fields[kFieldLabel];  // (B, 1): the weak labels
     // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.
-    const Tensor masks = st.needs_mask() ? batch.fields[kFieldMask].to(dev) : Tensor();
-    SegStepResult r =
-        seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.fields[kFieldInput].to(dev), masks,
-                 labels.reshape({labels.dim(0)}).to(dev), where);
+    const Tensor masks = st.needs_mask() ? batch.mask.to(dev) : Tensor();
+    SegStepResult r = seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.input.to(dev), masks,
+                               batch.labels.to(dev), where);
     e.s += r.loss;
     contrast_perturbed_ += r.perturbed, contrast_kept_ += r.kept;
   }
