@@ -55,19 +55,18 @@ std::vector<std::pair<std::string, Tensor>> AnomalyModel::state() const {
   return out;
 }
 
-namespace {
-
-// The side of the image score's box filter: odd, S/16 + 1 for the network's S.
-int box_side(int64_t s) {
-  int k = static_cast<int>(s / 16) + 1;
+int image_score_box_side(int64_t s) {
+  const int k = static_cast<int>(s / 16) + 1;
   return k % 2 == 0 ? k + 1 : k;
 }
+
+namespace {
 
 // The map (H, W) averaged by a box filter of odd side S/16 + 1, stride 1, borders averaging
 // only inside the image, as doubles.
 std::vector<double> box_filtered(const Tensor& m, int64_t s) {
   SAD_CHECK(m.ndim() == 2 && m.device().is_cpu(), "image_score_from_map: expects an (H, W) CPU map, got ", m.str());
-  const int k = box_side(s);
+  const int k = image_score_box_side(s);
   ops::AvgPoolParams p{k, 1, k / 2, false};
   Tensor in = m.reshape({1, 1, m.dim(0), m.dim(1)});
   Tensor out = Tensor::empty({1, 1, m.dim(0), m.dim(1)}, m.dtype());

@@ -107,6 +107,9 @@ class AnomalyModel {
 // Network settings from a config.
 NetConfig net_config(const Config& cfg);
 
+// The side of the image score's box filter for the network's S: odd, S/16 + 1.
+int image_score_box_side(int64_t s);
+
 // The image score of METHOD.md on one raw map (S, S): max of the box-filtered map.
 double image_score_from_map(const Tensor& map_ss);
 // The soft form: log of the mean of exp over the box-filtered map (a log-sum-exp, computed

@@ -179,9 +179,7 @@ class Builder {
 };
 
 std::string postprocess_text(const Config& c, bool segmenter) {
-  // The image score's box filter (anomaly_model.cpp's box_side): odd side S / 16 + 1.
-  int box = static_cast<int>(c.image_size / 16) + 1;
-  if (box % 2 == 0) ++box;
+  const int box = image_score_box_side(c.image_size);
   char score[512];
   if (segmenter && c.image_score == ImageScore::Lse)
     std::snprintf(score, sizeof score, "t log mean exp(v / t), t = %g, over the values v of the box-filtered map",
