@@ -22,18 +22,41 @@
 
 namespace sad::ops {
 
-// ---- Op table (ggml-style): every op has an id and a name; supports_op answers ----
-// ---- "not supported" instead of crashing.                                       ----
+// ---- The op list, written once (ggml-style): every op has an id and a name; ---------------
+// ---- supports_op answers "not supported" instead of crashing. ------------------------------
+// tests/op_table.cpp must give every op its cases (a test fails otherwise).
+#define SAD_OP_LIST(X)                   \
+  X(Conv2d, "conv2d")                    \
+  X(Gemm, "gemm")                        \
+  X(BatchNorm2d, "batch_norm2d")         \
+  X(Unary, "unary")                      \
+  X(Binary, "binary")                    \
+  X(Concat, "concat")                    \
+  X(Split, "split")                      \
+  X(UpsampleNearest, "upsample_nearest") \
+  X(ResizeBilinear, "resize_bilinear")   \
+  X(AvgPool2d, "avg_pool2d")             \
+  X(Reduce, "reduce")                    \
+  X(PointwiseLoss, "pointwise_loss")     \
+  X(BceWithLogits, "bce_with_logits")    \
+  X(Ssim, "ssim")                        \
+  X(FocalLoss, "focal_loss")             \
+  X(Fusion, "fusion")                    \
+  X(KlSparsity, "kl_sparsity")           \
+  X(Adam, "adam")                        \
+  X(Axpy, "axpy")                        \
+  X(Fill, "fill")
+
 enum class OpId : int {
-#define SAD_OP(id, name) id,
-#include "kernels/op_list.inc"
-#undef SAD_OP
-  Count
+#define SAD_OP_ID(id, name) id,
+  SAD_OP_LIST(SAD_OP_ID)
+#undef SAD_OP_ID
+      Count
 };
 inline constexpr const char* kOpNames[] = {
-#define SAD_OP(id, name) name,
-#include "kernels/op_list.inc"
-#undef SAD_OP
+#define SAD_OP_NAME(id, name) name,
+    SAD_OP_LIST(SAD_OP_NAME)
+#undef SAD_OP_NAME
 };
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == static_cast<size_t>(OpId::Count),
               "kOpNames must name every OpId");
@@ -43,6 +66,20 @@ inline const char* op_name(OpId id) { return kOpNames[static_cast<int>(id)]; }
 // when the backend was built and a GPU is present).
 bool supports_op(OpId op, Device device, DType dtype);
 
+// ---- Entry points ----------------------------------------------------------------------
+// Each op's section lists its entry points once, as SAD_<OP>_ENTRIES(X) with
+// X(name, (parameters), (arguments)), and expands the list with SAD_DECLARE_ENTRY into:
+// - ops::name, the entry point: it runs contract::name, then the CPU or the CUDA version
+//   (kernels/dispatch.cpp, generated from the list);
+// - contract::name, the op's checks of shapes, dtypes and devices, which returns the tensor
+//   whose device runs the op (written beside the CPU reference, kernels/cpu/<op>.cpp).
+// Comments inside a list are /* */: a // comment would swallow the line continuation.
+#define SAD_DECLARE_ENTRY(name, params, args) \
+  void name params;                           \
+  namespace contract {                        \
+  const Tensor& name params;                  \
+  }
+
 // ---- conv2d -------------------------------------------------------------------------
 struct Conv2dParams {
   int stride_h = 1, stride_w = 1;
@@ -50,28 +87,29 @@ struct Conv2dParams {
 };
 // Output spatial size of a convolution: (in + 2 pad - k) / stride + 1.
 int64_t conv2d_out_size(int64_t in, int64_t k, int stride, int pad);
-void conv2d_forward(const Conv2dParams& p,
-                    const Tensor& inp,     // (N, Ci, H, W)
-                    const Tensor& weight,  // (Co, Ci, KH, KW)
-                    const Tensor* bias,    // (Co) or null
-                    Tensor& out);          // (N, Co, Ho, Wo)
-void conv2d_backward(const Conv2dParams& p,
-                     const Tensor& inp,     // (N, Ci, H, W)
-                     const Tensor& weight,  // (Co, Ci, KH, KW)
-                     const Tensor& dout,    // (N, Co, Ho, Wo)
-                     Tensor* dinp,          // (N, Ci, H, W) or null
-                     Tensor* dweight,       // (Co, Ci, KH, KW) or null
-                     Tensor* dbias);        // (Co) or null
+#define SAD_CONV2D_ENTRIES(X)                                                                                   \
+  X(conv2d_forward,                                                                                             \
+    (const Conv2dParams& p, const Tensor& inp /* (N, Ci, H, W) */, const Tensor& weight /* (Co, Ci, KH, KW) */, \
+     const Tensor* bias /* (Co) or null */, Tensor& out /* (N, Co, Ho, Wo) */),                                 \
+    (p, inp, weight, bias, out))                                                                                \
+  X(conv2d_backward,                                                                                            \
+    (const Conv2dParams& p, const Tensor& inp, const Tensor& weight, const Tensor& dout /* (N, Co, Ho, Wo) */,  \
+     Tensor* dinp /* like inp, or null */, Tensor* dweight /* like weight, or null */,                          \
+     Tensor* dbias /* (Co) or null */),                                                                         \
+    (p, inp, weight, dout, dinp, dweight, dbias))
+SAD_CONV2D_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- gemm: C = alpha * op(A) @ op(B) + beta * C --------------------------------------
 struct GemmParams {
   bool trans_a = false, trans_b = false;
   float alpha = 1.0f, beta = 0.0f;
 };
-void gemm(const GemmParams& p,
-          const Tensor& a,  // (M, K), or (K, M) when trans_a
-          const Tensor& b,  // (K, N), or (N, K) when trans_b
-          Tensor& c);       // (M, N)
+#define SAD_GEMM_ENTRIES(X)                                                         \
+  X(gemm,                                                                           \
+    (const GemmParams& p, const Tensor& a /* (M, K), or (K, M) when trans_a */,     \
+     const Tensor& b /* (K, N), or (N, K) when trans_b */, Tensor& c /* (M, N) */), \
+    (p, a, b, c))
+SAD_GEMM_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- batch_norm2d ----------------------------------------------------------------------
 // Training: normalise with the batch statistics, write them (mean, 1/sqrt(var + eps),
@@ -84,24 +122,18 @@ struct BatchNormParams {
   float momentum = 0.1f;
   float eps = 1e-5f;
 };
-void batch_norm2d_forward(const BatchNormParams& p,
-                          const Tensor& inp,     // (N, C, H, W)
-                          const Tensor& gamma,   // (C)
-                          const Tensor& beta,    // (C)
-                          Tensor& running_mean,  // (C), updated in training
-                          Tensor& running_var,   // (C), updated in training
-                          Tensor& out,           // (N, C, H, W)
-                          Tensor& save_mean,     // (C)
-                          Tensor& save_invstd);  // (C)
-void batch_norm2d_backward(const BatchNormParams& p,
-                           const Tensor& inp,          // (N, C, H, W)
-                           const Tensor& gamma,        // (C)
-                           const Tensor& save_mean,    // (C)
-                           const Tensor& save_invstd,  // (C)
-                           const Tensor& dout,         // (N, C, H, W)
-                           Tensor* dinp,               // (N, C, H, W) or null
-                           Tensor* dgamma,             // (C) or null
-                           Tensor* dbeta);             // (C) or null
+// Shapes: inp, out, dout, dinp (N, C, H, W); every other tensor (C); running_* are updated
+// in training; a null gradient output is not computed.
+#define SAD_BATCH_NORM2D_ENTRIES(X)                                                                              \
+  X(batch_norm2d_forward,                                                                                        \
+    (const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& beta, Tensor& running_mean, \
+     Tensor& running_var, Tensor& out, Tensor& save_mean, Tensor& save_invstd),                                  \
+    (p, inp, gamma, beta, running_mean, running_var, out, save_mean, save_invstd))                               \
+  X(batch_norm2d_backward,                                                                                       \
+    (const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& save_mean,                  \
+     const Tensor& save_invstd, const Tensor& dout, Tensor* dinp, Tensor* dgamma, Tensor* dbeta),                \
+    (p, inp, gamma, save_mean, save_invstd, dout, dinp, dgamma, dbeta))
+SAD_BATCH_NORM2D_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- unary element-wise ---------------------------------------------------------------
 enum class UnaryKind : int {
@@ -120,10 +152,13 @@ struct UnaryParams {
   float alpha = 0.0f;  // LeakyRelu slope, Affine scale
   float beta = 0.0f;   // Affine shift
 };
-// out may alias inp (in-place); shapes are equal.
-void unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out);
-// Backward gets both the input and the forward output (sigmoid and tanh use the output).
-void unary_backward(const UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout, Tensor& dinp);
+// out may alias inp (in-place); shapes are equal. Backward gets both the input and the
+// forward output (sigmoid and tanh use the output).
+#define SAD_UNARY_ENTRIES(X)                                                                                        \
+  X(unary_forward, (const UnaryParams& p, const Tensor& inp, Tensor& out), (p, inp, out))                           \
+  X(unary_backward, (const UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout, Tensor& dinp), \
+    (p, inp, out, dout, dinp))
+SAD_UNARY_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- binary element-wise with broadcasting ----------------------------------------------
 // NumPy broadcasting over at most 4 dimensions: shapes are right-aligned and a
@@ -140,32 +175,45 @@ Shape broadcast_shape(const Shape& a, const Shape& b);  // throws naming both sh
 using Dims4 = std::array<int64_t, 4>;
 Dims4 pad_to_4d(const Shape& s);
 Dims4 broadcast_strides(const Dims4& d, const Dims4& out);
-void binary_forward(const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out);
 // da/db have the shapes of a/b: the gradient is summed over broadcast dimensions.
-void binary_backward(const BinaryParams& p, const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da,
-                     Tensor* db);
+#define SAD_BINARY_ENTRIES(X)                                                                               \
+  X(binary_forward, (const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out), (p, a, b, out)) \
+  X(binary_backward,                                                                                        \
+    (const BinaryParams& p, const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da, Tensor* db),  \
+    (p, a, b, dout, da, db))
+SAD_BINARY_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- concat / split along one axis ------------------------------------------------------
 struct ConcatParams {
   int axis = 1;  // 0: batch, 1: channels; any axis works
 };
-void concat(const ConcatParams& p, std::span<const Tensor> inputs, Tensor& out);
-// Inverse of concat: the outputs' sizes along the axis say where to cut.
-void split(const ConcatParams& p, const Tensor& inp, std::span<Tensor> outputs);
+// split is the inverse of concat: the outputs' sizes along the axis say where to cut.
+#define SAD_CONCAT_ENTRIES(X)                                                                       \
+  X(concat, (const ConcatParams& p, std::span<const Tensor> inputs, Tensor& out), (p, inputs, out)) \
+  X(split, (const ConcatParams& p, const Tensor& inp, std::span<Tensor> outputs), (p, inp, outputs))
+SAD_CONCAT_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- nearest upsampling by an integer factor ---------------------------------------------
 struct UpsampleParams {
   int scale = 2;
 };
-void upsample_nearest_forward(const UpsampleParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,sH,sW)*/);
-void upsample_nearest_backward(const UpsampleParams& p, const Tensor& dout /*(N,C,sH,sW)*/, Tensor& dinp /*(N,C,H,W)*/);
+#define SAD_UPSAMPLE_NEAREST_ENTRIES(X)                                                                                \
+  X(upsample_nearest_forward, (const UpsampleParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,sH,sW)*/), \
+    (p, inp, out))                                                                                                     \
+  X(upsample_nearest_backward,                                                                                         \
+    (const UpsampleParams& p, const Tensor& dout /*(N,C,sH,sW)*/, Tensor& dinp /*(N,C,H,W)*/), (p, dout, dinp))
+SAD_UPSAMPLE_NEAREST_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- bilinear resize (PyTorch's align_corners=False, no antialias) ----------------------
 struct ResizeParams {
   bool align_corners = false;
 };
-void resize_bilinear_forward(const ResizeParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,Ho,Wo)*/);
-void resize_bilinear_backward(const ResizeParams& p, const Tensor& dout /*(N,C,Ho,Wo)*/, Tensor& dinp /*(N,C,H,W)*/);
+#define SAD_RESIZE_BILINEAR_ENTRIES(X)                                                                                 \
+  X(resize_bilinear_forward, (const ResizeParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,Ho,Wo)*/),    \
+    (p, inp, out))                                                                                                     \
+  X(resize_bilinear_backward, (const ResizeParams& p, const Tensor& dout /*(N,C,Ho,Wo)*/, Tensor& dinp /*(N,C,H,W)*/), \
+    (p, dout, dinp))
+SAD_RESIZE_BILINEAR_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- average pooling (box filter) ---------------------------------------------------------
 // count_include_pad = false averages only the window's pixels inside the image (the
@@ -176,8 +224,12 @@ struct AvgPoolParams {
   int pad = 1;
   bool count_include_pad = false;
 };
-void avg_pool2d_forward(const AvgPoolParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,Ho,Wo)*/);
-void avg_pool2d_backward(const AvgPoolParams& p, const Tensor& dout /*(N,C,Ho,Wo)*/, Tensor& dinp /*(N,C,H,W)*/);
+#define SAD_AVG_POOL2D_ENTRIES(X)                                                                                  \
+  X(avg_pool2d_forward, (const AvgPoolParams& p, const Tensor& inp /*(N,C,H,W)*/, Tensor& out /*(N,C,Ho,Wo)*/),    \
+    (p, inp, out))                                                                                                 \
+  X(avg_pool2d_backward, (const AvgPoolParams& p, const Tensor& dout /*(N,C,Ho,Wo)*/, Tensor& dinp /*(N,C,H,W)*/), \
+    (p, dout, dinp))
+SAD_AVG_POOL2D_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- reductions ---------------------------------------------------------------------------
 // axis < 0: reduce everything to shape (1). axis >= 0: reduce that axis, keeping it with
@@ -188,21 +240,34 @@ struct ReduceParams {
   int axis = -1;
 };
 Shape reduce_shape(const ReduceParams& p, const Shape& in);
-void reduce_forward(const ReduceParams& p, const Tensor& inp, Tensor& out);
-void reduce_backward(const ReduceParams& p, const Tensor& dout, Tensor& dinp);  // broadcast back
+// Backward broadcasts dout back over the reduced elements.
+#define SAD_REDUCE_ENTRIES(X)                                                               \
+  X(reduce_forward, (const ReduceParams& p, const Tensor& inp, Tensor& out), (p, inp, out)) \
+  X(reduce_backward, (const ReduceParams& p, const Tensor& dout, Tensor& dinp), (p, dout, dinp))
+SAD_REDUCE_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- MSE and L1 (mean over all elements) --------------------------------------------------
 enum class PointwiseLossKind : int { Mse, L1 };
 struct PointwiseLossParams {
   PointwiseLossKind kind = PointwiseLossKind::Mse;
 };
-void pointwise_loss_forward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss /*(1)*/);
-void pointwise_loss_backward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b,
-                             const Tensor& dloss /*(1)*/, Tensor* da, Tensor* db);
+#define SAD_POINTWISE_LOSS_ENTRIES(X)                                                                               \
+  X(pointwise_loss_forward, (const PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss /*(1)*/), \
+    (p, a, b, loss))                                                                                                \
+  X(pointwise_loss_backward,                                                                                        \
+    (const PointwiseLossParams& p, const Tensor& a, const Tensor& b, const Tensor& dloss /*(1)*/, Tensor* da,       \
+     Tensor* db),                                                                                                   \
+    (p, a, b, dloss, da, db))
+SAD_POINTWISE_LOSS_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- BCE with logits (mean), targets in [0, 1], stable log-sum-exp form -----------------
-void bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/);
-void bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss /*(1)*/, Tensor& dlogits);
+#define SAD_BCE_WITH_LOGITS_ENTRIES(X)                                                           \
+  X(bce_with_logits_forward, (const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/), \
+    (logits, target, loss))                                                                      \
+  X(bce_with_logits_backward,                                                                    \
+    (const Tensor& logits, const Tensor& target, const Tensor& dloss /*(1)*/, Tensor& dlogits),  \
+    (logits, target, dloss, dlogits))
+SAD_BCE_WITH_LOGITS_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- SSIM map ---------------------------------------------------------------------------
 // Gaussian window (window, sigma), per channel, C1 = (k1 L)^2, C2 = (k2 L)^2.
@@ -220,9 +285,14 @@ Shape ssim_map_shape(const SsimParams& p, const Shape& in);
 // with d = t - window/2, summing to 1 (in double). The one tap builder: the SSIM window on
 // both devices (its 2-D window is the outer product g g^T) and the anomaly-map blur.
 std::vector<double> gaussian_taps(int window, double sigma);
-void ssim_forward(const SsimParams& p, const Tensor& x /*(N,C,H,W)*/, const Tensor& y /*(N,C,H,W)*/,
-                  Tensor& map /*(N,C,Ho,Wo)*/);
-void ssim_backward(const SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx, Tensor* dy);
+#define SAD_SSIM_ENTRIES(X)                                                                                           \
+  X(ssim_forward,                                                                                                     \
+    (const SsimParams& p, const Tensor& x /*(N,C,H,W)*/, const Tensor& y /*(N,C,H,W)*/, Tensor& map /*(N,C,Ho,Wo)*/), \
+    (p, x, y, map))                                                                                                   \
+  X(ssim_backward,                                                                                                    \
+    (const SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx, Tensor* dy),              \
+    (p, x, y, dmap, dx, dy))
+SAD_SSIM_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- binary focal loss on logits (mean) -------------------------------------------------
 // FL = -[t (1-p)^gamma log p + (1-t) p^gamma log(1-p)], p = sigmoid(logit); with
@@ -231,14 +301,22 @@ struct FocalParams {
   float gamma = 2.0f;
   float alpha = -1.0f;  // < 0: no class weighting
 };
-void focal_loss_forward(const FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/);
-void focal_loss_backward(const FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss,
-                         Tensor& dlogits);
+#define SAD_FOCAL_LOSS_ENTRIES(X)                                                                                 \
+  X(focal_loss_forward, (const FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss /*(1)*/), \
+    (p, logits, target, loss))                                                                                    \
+  X(focal_loss_backward,                                                                                          \
+    (const FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss, Tensor& dlogits),     \
+    (p, logits, target, dloss, dlogits))
+SAD_FOCAL_LOSS_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- fusion: out = [a, b, |a - b|] along channels ---------------------------------------
-void fusion_forward(const Tensor& a /*(N,C,H,W)*/, const Tensor& b /*(N,C,H,W)*/, Tensor& out /*(N,3C,H,W)*/);
 // d|a-b|/da = sign(a - b), 0 where a == b.
-void fusion_backward(const Tensor& a, const Tensor& b, const Tensor& dout /*(N,3C,H,W)*/, Tensor* da, Tensor* db);
+#define SAD_FUSION_ENTRIES(X)                                                                                       \
+  X(fusion_forward, (const Tensor& a /*(N,C,H,W)*/, const Tensor& b /*(N,C,H,W)*/, Tensor& out /*(N,3C,H,W)*/),     \
+    (a, b, out))                                                                                                    \
+  X(fusion_backward, (const Tensor& a, const Tensor& b, const Tensor& dout /*(N,3C,H,W)*/, Tensor* da, Tensor* db), \
+    (a, b, dout, da, db))
+SAD_FUSION_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- kl_sparsity: the sparsity-prior loss L_S of METHOD.md, on logits ---------------------
 // weak_labels = true:  L = mean_b [ y_b (beta_kl KL(rho||rho^_b) + lambda_fit mean_ij (1-M) r)
@@ -253,19 +331,18 @@ struct KlSparsityParams {
 };
 // stats: per-image diagnostics (B, 4) = [rho^_b, KL_b, fit_b, neg_b]; with
 // weak_labels = false every row holds the batch-level rho^ and KL and the image's fit.
-void kl_sparsity_forward(const KlSparsityParams& p,
-                         const Tensor& logits,    // (B, 1, H, W)
-                         const Tensor& residual,  // (B, 1, H, W), no gradient
-                         const Tensor& labels,    // (B), weak labels in {0, 1}
-                         Tensor& loss,            // (1)
-                         Tensor& stats);          // (B, 4)
-void kl_sparsity_backward(const KlSparsityParams& p,
-                          const Tensor& logits,    // (B, 1, H, W)
-                          const Tensor& residual,  // (B, 1, H, W)
-                          const Tensor& labels,    // (B)
-                          const Tensor& stats,     // (B, 4) from forward
-                          const Tensor& dloss,     // (1)
-                          Tensor& dlogits);        // (B, 1, H, W)
+// Shapes: logits, residual (no gradient) and dlogits (B, 1, H, W); labels (B), weak labels in
+// {0, 1}; loss and dloss (1); stats (B, 4), written by forward and read by backward.
+#define SAD_KL_SPARSITY_ENTRIES(X)                                                                                \
+  X(kl_sparsity_forward,                                                                                          \
+    (const KlSparsityParams& p, const Tensor& logits, const Tensor& residual, const Tensor& labels, Tensor& loss, \
+     Tensor& stats),                                                                                              \
+    (p, logits, residual, labels, loss, stats))                                                                   \
+  X(kl_sparsity_backward,                                                                                         \
+    (const KlSparsityParams& p, const Tensor& logits, const Tensor& residual, const Tensor& labels,               \
+     const Tensor& stats, const Tensor& dloss, Tensor& dlogits),                                                  \
+    (p, logits, residual, labels, stats, dloss, dlogits))
+SAD_KL_SPARSITY_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- Adam over one flat arena (in place) --------------------------------------------------
 // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
@@ -279,10 +356,43 @@ struct AdamParams {
   double weight_decay = 0.0;  // L2 added to the gradient, PyTorch's Adam convention
   int64_t step = 1;           // t, 1-based, for bias correction
 };
-void adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v);  // same shapes
+// param, grad, m and v have one shape.
+#define SAD_ADAM_ENTRIES(X) \
+  X(adam_step, (const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v), (p, param, grad, m, v))
+SAD_ADAM_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- small utilities ------------------------------------------------------------------
-void axpy(float alpha, const Tensor& x, Tensor& y);  // y += alpha x (same shapes)
-void fill(Tensor& t, float value);
+// axpy: y += alpha x (same shapes); fill: every element of t = value.
+#define SAD_FILL_ENTRIES(X)                                         \
+  X(axpy, (float alpha, const Tensor& x, Tensor& y), (alpha, x, y)) \
+  X(fill, (Tensor & t, float value), (t, value))
+SAD_FILL_ENTRIES(SAD_DECLARE_ENTRY)
+
+// ---- Every entry point, for the code generated from them: the backends' declarations ------
+// ---- (kernels/cpu/cpu_ops.h, kernels/cuda/cuda_ops.h) and the entry points themselves -----
+// ---- (kernels/dispatch.cpp). A new op's SAD_<OP>_ENTRIES goes here too. --------------------
+#define SAD_OP_ENTRIES(X)         \
+  SAD_CONV2D_ENTRIES(X)           \
+  SAD_GEMM_ENTRIES(X)             \
+  SAD_BATCH_NORM2D_ENTRIES(X)     \
+  SAD_UNARY_ENTRIES(X)            \
+  SAD_BINARY_ENTRIES(X)           \
+  SAD_CONCAT_ENTRIES(X)           \
+  SAD_UPSAMPLE_NEAREST_ENTRIES(X) \
+  SAD_RESIZE_BILINEAR_ENTRIES(X)  \
+  SAD_AVG_POOL2D_ENTRIES(X)       \
+  SAD_REDUCE_ENTRIES(X)           \
+  SAD_POINTWISE_LOSS_ENTRIES(X)   \
+  SAD_BCE_WITH_LOGITS_ENTRIES(X)  \
+  SAD_SSIM_ENTRIES(X)             \
+  SAD_FOCAL_LOSS_ENTRIES(X)       \
+  SAD_FUSION_ENTRIES(X)           \
+  SAD_KL_SPARSITY_ENTRIES(X)      \
+  SAD_ADAM_ENTRIES(X)             \
+  SAD_FILL_ENTRIES(X)
+
+// A backend's version of an entry point: the same name and parameters, in its namespace
+// (sad::cpu, sad::cuda), trusting its inputs.
+#define SAD_DECLARE_BACKEND_ENTRY(name, params, args) void name params;
 
 }  // namespace sad::ops

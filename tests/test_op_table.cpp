@@ -1,12 +1,16 @@
 // One harness over the op table (tests/op_table.h): every case of every op gets the same
 // checks, so an op cannot ship without them.
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "autograd/functions.h"
 #include "cuda_parity_util.h"
 #include "op_table.h"
+#include "tensor/file_io.h"
 
 using namespace sad;
 using namespace sad::test;
@@ -111,6 +115,73 @@ TEST_CASE("op table: a table without an op is caught (the planted violation)") {
   REQUIRE(missing.size() == 2);
   CHECK(missing[0] == ops::OpId::Fusion);
   CHECK(missing[1] == ops::OpId::KlSparsity);
+}
+
+namespace {
+
+// The op table as docs/OPS.md shows it: one row per op, its cases and which checks they get.
+std::string op_table_markdown(const std::vector<OpEntry>& table) {
+  std::ostringstream md;
+  md << "| op | cases | checks |\n|---|---|---|\n";
+  size_t total = 0, with_grad = 0;
+  for (const OpEntry& e : table) {
+    const std::vector<OpCase> cases = e.cases();
+    std::string labels;
+    size_t grads = 0;
+    for (const OpCase& c : cases) {
+      labels += (labels.empty() ? "" : "; ") + c.label;
+      grads += has_gradient(c) ? 1 : 0;
+    }
+    total += cases.size();
+    with_grad += grads;
+    md << "| " << ops::op_name(e.id) << " | " << labels << " | f32 vs f64, CUDA parity";
+    if (grads > 0) md << ", gradcheck" << (grads < cases.size() ? " (" + std::to_string(grads) + " of them)" : "");
+    md << " |\n";
+  }
+  md << "\n" << table.size() << " ops, " << total << " cases, " << with_grad << " with a gradient check.\n";
+  return md.str();
+}
+
+}  // namespace
+
+// docs/OPS.md's table is this listing, so a new op's documentation row is generated, not
+// written: SPARSEAD_UPDATE_DOCS=1 ctest -R "op table: docs" rewrites it.
+TEST_CASE("op table: docs/OPS.md lists the table as the table itself says") {
+  const std::string path = std::string(SPARSEAD_SOURCE_DIR) + "/docs/OPS.md";
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), path, ": cannot be read");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- op-table:begin -->\n", end = "<!-- op-table:end -->";
+  const size_t b = doc.find(begin), e = doc.find(end);
+  REQUIRE_MESSAGE((b != std::string::npos && e != std::string::npos && b < e), path, ": no op-table markers");
+  const std::string want = op_table_markdown(op_table());
+  const std::string have = doc.substr(b + begin.size(), e - b - begin.size());
+  const char* update = std::getenv("SPARSEAD_UPDATE_DOCS");
+  if (have != want && update && std::string(update) == "1") {
+    const std::string text = doc.substr(0, b + begin.size()) + want + doc.substr(e);
+    write_file_atomic(path, text, "docs");
+    MESSAGE(path, ": op table rewritten");
+    return;
+  }
+  CHECK_MESSAGE(have == want, path, " is stale: run SPARSEAD_UPDATE_DOCS=1 ctest -R \"op table: docs\"\n", want);
+}
+
+TEST_CASE("op table: a stale docs listing is caught (the planted violation)") {
+  std::vector<OpEntry> table = op_table();
+  const std::string full = op_table_markdown(table);
+  table.pop_back();
+  CHECK(op_table_markdown(table) != full);
+  for (OpEntry& e : table)
+    if (e.id == ops::OpId::Fusion) {
+      auto cases = e.cases;
+      e.cases = [cases] {
+        std::vector<OpCase> c = cases();
+        c.back().label += " changed";
+        return c;
+      };
+    }
+  table.push_back(op_table().back());
+  CHECK(op_table_markdown(table) != full);
 }
 
 TEST_CASE("op table: the CPU float32 forward and backward match the float64 reference") {

@@ -9,7 +9,27 @@
 // result is the formula's value rounded, independent of the thread count.
 #include <cmath>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
+  const char* op = "adam_step";
+  check_defined(op, "param", param);
+  check_alike(op, param, {{"grad", &grad}, {"m", &m}, {"v", &v}});
+  check_supported(OpId::Adam, param);
+  for (const Tensor* t : {&grad, static_cast<const Tensor*>(&m), static_cast<const Tensor*>(&v)})
+    check_shape(op, "grad/m/v", *t, param.shape());
+  SAD_CHECK(p.step >= 1, op, ": step must be >= 1 (bias correction), got ", p.step);
+  return param;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

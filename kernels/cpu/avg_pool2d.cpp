@@ -9,7 +9,42 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+static Shape avg_pool_out(const char* op, const AvgPoolParams& p, const Tensor& inp) {
+  check_ndim(op, "input", inp, 4);
+  SAD_CHECK(p.kernel >= 1 && p.stride >= 1 && p.pad >= 0 && p.pad <= p.kernel / 2, op, ": kernel ", p.kernel,
+            ", stride ", p.stride, ", padding ", p.pad, " invalid (padding at most kernel/2)");
+  return {inp.dim(0), inp.dim(1), conv2d_out_size(inp.dim(2), p.kernel, p.stride, p.pad),
+          conv2d_out_size(inp.dim(3), p.kernel, p.stride, p.pad)};
+}
+
+const Tensor& avg_pool2d_forward(const AvgPoolParams& p, const Tensor& inp, Tensor& out) {
+  const char* op = "avg_pool2d_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"output", &out}});
+  check_supported(OpId::AvgPool2d, inp);
+  check_shape(op, "output", out, avg_pool_out(op, p, inp));
+  return inp;
+}
+
+const Tensor& avg_pool2d_backward(const AvgPoolParams& p, const Tensor& dout, Tensor& dinp) {
+  const char* op = "avg_pool2d_backward";
+  check_defined(op, "dout", dout);
+  check_alike(op, dout, {{"dinp", &dinp}});
+  check_supported(OpId::AvgPool2d, dout);
+  check_shape(op, "dout", dout, avg_pool_out(op, p, dinp));
+  return dout;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

@@ -5,7 +5,71 @@
 // OpenMP loop over channels does not change any summation order.
 #include <cmath>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& batch_norm2d_forward(const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                                   Tensor& running_mean, Tensor& running_var, Tensor& out, Tensor& save_mean,
+                                   Tensor& save_invstd) {
+  const char* op = "batch_norm2d_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp,
+              {{"gamma", &gamma},
+               {"beta", &beta},
+               {"running_mean", &running_mean},
+               {"running_var", &running_var},
+               {"output", &out},
+               {"save_mean", &save_mean},
+               {"save_invstd", &save_invstd}});
+  check_supported(OpId::BatchNorm2d, inp);
+  check_ndim(op, "input", inp, 4);
+  Shape c{inp.dim(1)};
+  for (auto [name, t] : {std::pair<const char*, const Tensor*>{"gamma", &gamma},
+                         {"beta", &beta},
+                         {"running_mean", &running_mean},
+                         {"running_var", &running_var},
+                         {"save_mean", &save_mean},
+                         {"save_invstd", &save_invstd}})
+    check_shape(op, name, *t, c);
+  check_shape(op, "output", out, inp.shape());
+  SAD_CHECK(!p.training || inp.dim(0) * inp.dim(2) * inp.dim(3) > 1, op,
+            ": training mode needs more than one value per channel, got input ", shape_str(inp.shape()));
+  return inp;
+}
+
+const Tensor& batch_norm2d_backward(const BatchNormParams& p, const Tensor& inp, const Tensor& gamma,
+                                    const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
+                                    Tensor* dinp, Tensor* dgamma, Tensor* dbeta) {
+  const char* op = "batch_norm2d_backward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp,
+              {{"gamma", &gamma},
+               {"save_mean", &save_mean},
+               {"save_invstd", &save_invstd},
+               {"dout", &dout},
+               {"dinp", dinp},
+               {"dgamma", dgamma},
+               {"dbeta", dbeta}});
+  check_supported(OpId::BatchNorm2d, inp);
+  check_ndim(op, "input", inp, 4);
+  Shape c{inp.dim(1)};
+  check_shape(op, "gamma", gamma, c);
+  check_shape(op, "save_mean", save_mean, c);
+  check_shape(op, "save_invstd", save_invstd, c);
+  check_shape(op, "dout", dout, inp.shape());
+  if (dinp) check_shape(op, "dinp", *dinp, inp.shape());
+  if (dgamma) check_shape(op, "dgamma", *dgamma, c);
+  if (dbeta) check_shape(op, "dbeta", *dbeta, c);
+  return inp;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

@@ -8,7 +8,79 @@
 // loop iteration, so the result does not depend on the number of threads.
 #include <array>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops {
+
+const char* binary_name(BinaryKind k) {
+  static constexpr const char* names[] = {"add", "sub", "mul"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(BinaryKind::Count));
+  return names[static_cast<int>(k)];
+}
+
+Shape broadcast_shape(const Shape& a, const Shape& b) {
+  SAD_CHECK(a.size() <= 4 && b.size() <= 4, "broadcast: at most 4 dimensions, got ", shape_str(a), " and ",
+            shape_str(b));
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    SAD_CHECK(da == db || da == 1 || db == 1, "shapes ", shape_str(a), " and ", shape_str(b),
+              " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Dims4 pad_to_4d(const Shape& s) {
+  SAD_CHECK(s.size() <= 4, "broadcast: at most 4 dimensions, got ", shape_str(s));
+  Dims4 d{1, 1, 1, 1};
+  const size_t off = 4 - s.size();
+  for (size_t i = 0; i < s.size(); ++i) d[off + i] = s[i];
+  return d;
+}
+
+Dims4 broadcast_strides(const Dims4& d, const Dims4& out) {
+  Dims4 st{};
+  int64_t s = 1;
+  for (int i = 3; i >= 0; --i) {
+    st[static_cast<size_t>(i)] = (d[static_cast<size_t>(i)] == 1 && out[static_cast<size_t>(i)] != 1) ? 0 : s;
+    s *= d[static_cast<size_t>(i)];
+  }
+  return st;
+}
+
+namespace contract {
+
+using namespace detail;
+
+const Tensor& binary_forward(const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out) {
+  const char* op = binary_name(p.kind);
+  check_defined(op, "a", a);
+  check_alike(op, a, {{"b", &b}, {"output", &out}});
+  check_supported(OpId::Binary, a);
+  check_shape(op, "output", out, broadcast_shape(a.shape(), b.shape()));
+  return a;
+}
+
+const Tensor& binary_backward(const BinaryParams& p, const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da,
+                              Tensor* db) {
+  const char* op = binary_name(p.kind);
+  check_defined(op, "a", a);
+  check_alike(op, a, {{"b", &b}, {"dout", &dout}, {"da", da}, {"db", db}});
+  check_supported(OpId::Binary, a);
+  check_shape(op, "dout", dout, broadcast_shape(a.shape(), b.shape()));
+  if (da) check_shape(op, "da", *da, a.shape());
+  if (db) check_shape(op, "db", *db, b.shape());
+  return a;
+}
+
+}  // namespace contract
+}  // namespace sad::ops
 
 namespace sad::cpu {
 

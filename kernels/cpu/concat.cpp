@@ -3,7 +3,49 @@
 // part i owns a run of size_i * inner elements of the whole.
 #include <cstring>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+static void check_concat_shapes(const char* op, const ConcatParams& p, std::span<const Tensor> parts,
+                                const Tensor& whole) {
+  SAD_CHECK(!parts.empty(), op, ": no tensors");
+  int nd = whole.ndim();
+  SAD_CHECK(p.axis >= 0 && p.axis < nd, op, ": axis ", p.axis, " out of range for ", shape_str(whole.shape()));
+  int64_t total = 0;
+  for (const Tensor& t : parts) {
+    check_alike(op, whole, {{"part", &t}});
+    SAD_CHECK(t.ndim() == nd, op, ": part ", shape_str(t.shape()), " vs whole ", shape_str(whole.shape()));
+    for (int d = 0; d < nd; ++d)
+      if (d != p.axis)
+        SAD_CHECK(t.dim(d) == whole.dim(d), op, ": part ", shape_str(t.shape()), " does not match ",
+                  shape_str(whole.shape()), " outside axis ", p.axis);
+    total += t.dim(p.axis);
+  }
+  SAD_CHECK(total == whole.dim(p.axis), op, ": parts add up to ", total, " along axis ", p.axis, ", whole has ",
+            whole.dim(p.axis));
+}
+
+const Tensor& concat(const ConcatParams& p, std::span<const Tensor> inputs, Tensor& out) {
+  check_defined("concat", "output", out);
+  check_supported(OpId::Concat, out);
+  check_concat_shapes("concat", p, inputs, out);
+  return out;
+}
+
+const Tensor& split(const ConcatParams& p, const Tensor& inp, std::span<Tensor> outputs) {
+  check_defined("split", "input", inp);
+  check_supported(OpId::Split, inp);
+  check_concat_shapes("split", p, std::span<const Tensor>(outputs.data(), outputs.size()), inp);
+  return inp;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

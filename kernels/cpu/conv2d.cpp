@@ -19,8 +19,60 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops {
+
+int64_t conv2d_out_size(int64_t in, int64_t k, int stride, int pad) {
+  SAD_CHECK(stride >= 1 && pad >= 0, "conv2d: stride ", stride, " / padding ", pad, " invalid");
+  int64_t span = in + 2 * pad - k;
+  SAD_CHECK(span >= 0, "conv2d: kernel ", k, " larger than padded input ", in, " + 2*", pad);
+  return span / stride + 1;
+}
+
+namespace contract {
+
+using namespace detail;
+
+static Shape conv2d_expected_out(const char* op, const Conv2dParams& p, const Tensor& inp, const Tensor& weight) {
+  check_ndim(op, "input", inp, 4);
+  check_ndim(op, "weight", weight, 4);
+  SAD_CHECK(inp.dim(1) == weight.dim(1), op, ": input ", shape_str(inp.shape()), " has ", inp.dim(1),
+            " channels but weight ", shape_str(weight.shape()), " expects ", weight.dim(1));
+  return {inp.dim(0), weight.dim(0), conv2d_out_size(inp.dim(2), weight.dim(2), p.stride_h, p.pad_h),
+          conv2d_out_size(inp.dim(3), weight.dim(3), p.stride_w, p.pad_w)};
+}
+
+const Tensor& conv2d_forward(const Conv2dParams& p, const Tensor& inp, const Tensor& weight, const Tensor* bias,
+                             Tensor& out) {
+  const char* op = "conv2d_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"weight", &weight}, {"bias", bias}, {"output", &out}});
+  check_supported(OpId::Conv2d, inp);
+  check_shape(op, "output", out, conv2d_expected_out(op, p, inp, weight));
+  if (bias) check_shape(op, "bias", *bias, {weight.dim(0)});
+  return inp;
+}
+
+const Tensor& conv2d_backward(const Conv2dParams& p, const Tensor& inp, const Tensor& weight, const Tensor& dout,
+                              Tensor* dinp, Tensor* dweight, Tensor* dbias) {
+  const char* op = "conv2d_backward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"weight", &weight}, {"dout", &dout}, {"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}});
+  check_supported(OpId::Conv2d, inp);
+  check_shape(op, "dout", dout, conv2d_expected_out(op, p, inp, weight));
+  if (dinp) check_shape(op, "dinp", *dinp, inp.shape());
+  if (dweight) check_shape(op, "dweight", *dweight, weight.shape());
+  if (dbias) check_shape(op, "dbias", *dbias, {weight.dim(0)});
+  return inp;
+}
+
+}  // namespace contract
+}  // namespace sad::ops
 
 namespace sad::cpu {
 

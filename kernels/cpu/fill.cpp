@@ -1,5 +1,29 @@
 // CPU reference for the small utilities: y += alpha x (gradient accumulation) and fill.
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& axpy(float alpha, const Tensor& x, Tensor& y) {
+  const char* op = "axpy";
+  check_defined(op, "x", x);
+  check_alike(op, x, {{"y", &y}});
+  check_supported(OpId::Axpy, x);
+  check_shape(op, "y", y, x.shape());
+  return x;
+}
+
+const Tensor& fill(Tensor& t, float value) {
+  check_defined("fill", "tensor", t);
+  check_supported(OpId::Fill, t);
+  return t;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

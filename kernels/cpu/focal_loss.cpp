@@ -8,7 +8,39 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& focal_loss_forward(const FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss) {
+  const char* op = "focal_loss";
+  check_defined(op, "logits", logits);
+  check_alike(op, logits, {{"target", &target}, {"loss", &loss}});
+  check_supported(OpId::FocalLoss, logits);
+  check_shape(op, "target", target, logits.shape());
+  SAD_CHECK(logits.numel() > 0 && p.gamma >= 0, op, ": empty input or negative gamma");
+  check_scalar(op, "loss", loss);
+  return logits;
+}
+
+const Tensor& focal_loss_backward(const FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss,
+                                  Tensor& dlogits) {
+  const char* op = "focal_loss_backward";
+  check_defined(op, "logits", logits);
+  check_alike(op, logits, {{"target", &target}, {"dloss", &dloss}, {"dlogits", &dlogits}});
+  check_supported(OpId::FocalLoss, logits);
+  check_shape(op, "target", target, logits.shape());
+  check_shape(op, "dlogits", dlogits, logits.shape());
+  check_scalar(op, "dloss", dloss);
+  return logits;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

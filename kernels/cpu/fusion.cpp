@@ -2,7 +2,40 @@
 // fusion block, out = [a, b, |a - b|] along channels, and its backward in one pass.
 #include <cmath>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& fusion_forward(const Tensor& a, const Tensor& b, Tensor& out) {
+  const char* op = "fusion_forward";
+  check_defined(op, "a", a);
+  check_alike(op, a, {{"b", &b}, {"output", &out}});
+  check_supported(OpId::Fusion, a);
+  check_ndim(op, "a", a, 4);
+  check_shape(op, "b", b, a.shape());
+  check_shape(op, "output", out, {a.dim(0), 3 * a.dim(1), a.dim(2), a.dim(3)});
+  return a;
+}
+
+const Tensor& fusion_backward(const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da, Tensor* db) {
+  const char* op = "fusion_backward";
+  check_defined(op, "a", a);
+  check_alike(op, a, {{"b", &b}, {"dout", &dout}, {"da", da}, {"db", db}});
+  check_supported(OpId::Fusion, a);
+  check_ndim(op, "a", a, 4);
+  check_shape(op, "b", b, a.shape());
+  check_shape(op, "dout", dout, {a.dim(0), 3 * a.dim(1), a.dim(2), a.dim(3)});
+  if (da) check_shape(op, "da", *da, a.shape());
+  if (db) check_shape(op, "db", *db, a.shape());
+  return a;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

@@ -4,8 +4,33 @@
 // why), so the result bits do not depend on the thread count.
 #include <algorithm>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& gemm(const GemmParams& p, const Tensor& a, const Tensor& b, Tensor& c) {
+  const char* op = "gemm";
+  check_defined(op, "A", a);
+  check_alike(op, a, {{"B", &b}, {"C", &c}});
+  check_supported(OpId::Gemm, a);
+  check_ndim(op, "A", a, 2);
+  check_ndim(op, "B", b, 2);
+  check_ndim(op, "C", c, 2);
+  int64_t m = p.trans_a ? a.dim(1) : a.dim(0), ka = p.trans_a ? a.dim(0) : a.dim(1);
+  int64_t kb = p.trans_b ? b.dim(1) : b.dim(0), n = p.trans_b ? b.dim(0) : b.dim(1);
+  SAD_CHECK(ka == kb, op, ": inner dimensions differ: A ", shape_str(a.shape()), (p.trans_a ? "^T" : ""), " @ B ",
+            shape_str(b.shape()), (p.trans_b ? "^T" : ""));
+  check_shape(op, "C", c, {m, n});
+  return a;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

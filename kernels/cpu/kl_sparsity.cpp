@@ -17,7 +17,53 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+static void check_kl_inputs(const char* op, const KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
+                            const Tensor& labels) {
+  check_ndim(op, "logits", logits, 4);
+  SAD_CHECK(logits.dim(1) == 1, op, ": logits must have one channel, got ", shape_str(logits.shape()));
+  SAD_CHECK(logits.dim(0) > 0 && logits.dim(2) * logits.dim(3) > 0, op, ": empty logits ", shape_str(logits.shape()));
+  check_shape(op, "residual", residual, logits.shape());
+  check_shape(op, "labels", labels, {logits.dim(0)});
+  SAD_CHECK(p.rho > 0 && p.rho < 1, op, ": rho must lie in (0, 1), got ", p.rho);
+}
+
+const Tensor& kl_sparsity_forward(const KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
+                                  const Tensor& labels, Tensor& loss, Tensor& stats) {
+  const char* op = "kl_sparsity_forward";
+  check_defined(op, "logits", logits);
+  check_alike(op, logits, {{"residual", &residual}, {"labels", &labels}, {"loss", &loss}, {"stats", &stats}});
+  check_supported(OpId::KlSparsity, logits);
+  check_kl_inputs(op, p, logits, residual, labels);
+  check_scalar(op, "loss", loss);
+  check_shape(op, "stats", stats, {logits.dim(0), 4});
+  return logits;
+}
+
+const Tensor& kl_sparsity_backward(const KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
+                                   const Tensor& labels, const Tensor& stats, const Tensor& dloss, Tensor& dlogits) {
+  const char* op = "kl_sparsity_backward";
+  check_defined(op, "logits", logits);
+  check_alike(
+      op, logits,
+      {{"residual", &residual}, {"labels", &labels}, {"stats", &stats}, {"dloss", &dloss}, {"dlogits", &dlogits}});
+  check_supported(OpId::KlSparsity, logits);
+  check_kl_inputs(op, p, logits, residual, labels);
+  check_shape(op, "stats", stats, {logits.dim(0), 4});
+  check_scalar(op, "dloss", dloss);
+  check_shape(op, "dlogits", dlogits, logits.shape());
+  return logits;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

@@ -2,7 +2,40 @@
 // backward. L_G of METHOD.md uses MSE(x^, x); L1 serves diagnostics and ablations.
 #include <cmath>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+const Tensor& pointwise_loss_forward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss) {
+  const char* op = p.kind == PointwiseLossKind::Mse ? "mse_loss" : "l1_loss";
+  check_defined(op, "a", a);
+  check_alike(op, a, {{"b", &b}, {"loss", &loss}});
+  check_supported(OpId::PointwiseLoss, a);
+  check_shape(op, "b", b, a.shape());
+  SAD_CHECK(a.numel() > 0, op, ": empty input");
+  check_scalar(op, "loss", loss);
+  return a;
+}
+
+const Tensor& pointwise_loss_backward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b,
+                                      const Tensor& dloss, Tensor* da, Tensor* db) {
+  const char* op = p.kind == PointwiseLossKind::Mse ? "mse_loss_backward" : "l1_loss_backward";
+  check_defined(op, "a", a);
+  check_alike(op, a, {{"b", &b}, {"dloss", &dloss}, {"da", da}, {"db", db}});
+  check_supported(OpId::PointwiseLoss, a);
+  check_shape(op, "b", b, a.shape());
+  check_scalar(op, "dloss", dloss);
+  if (da) check_shape(op, "da", *da, a.shape());
+  if (db) check_shape(op, "db", *db, a.shape());
+  return a;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

@@ -7,7 +7,46 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops {
+
+Shape reduce_shape(const ReduceParams& p, const Shape& in) {
+  if (p.axis < 0) return {1};
+  SAD_CHECK(p.axis < static_cast<int>(in.size()), "reduce: axis ", p.axis, " out of range for ", shape_str(in));
+  Shape out = in;
+  out[static_cast<size_t>(p.axis)] = 1;
+  return out;
+}
+
+namespace contract {
+
+using namespace detail;
+
+const Tensor& reduce_forward(const ReduceParams& p, const Tensor& inp, Tensor& out) {
+  const char* op = "reduce_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"output", &out}});
+  check_supported(OpId::Reduce, inp);
+  SAD_CHECK(inp.numel() > 0 || p.kind == ReduceKind::Sum, op, ": mean of an empty tensor");
+  check_shape(op, "output", out, reduce_shape(p, inp.shape()));
+  return inp;
+}
+
+const Tensor& reduce_backward(const ReduceParams& p, const Tensor& dout, Tensor& dinp) {
+  const char* op = "reduce_backward";
+  check_defined(op, "dout", dout);
+  check_alike(op, dout, {{"dinp", &dinp}});
+  check_supported(OpId::Reduce, dout);
+  check_shape(op, "dout", dout, reduce_shape(p, dinp.shape()));
+  return dout;
+}
+
+}  // namespace contract
+}  // namespace sad::ops
 
 namespace sad::cpu {
 

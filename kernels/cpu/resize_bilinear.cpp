@@ -15,7 +15,42 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+static void check_nchw_pair(const char* op, const Tensor& small_or_in, const Tensor& other) {
+  check_ndim(op, "input", small_or_in, 4);
+  check_ndim(op, "output", other, 4);
+  SAD_CHECK(small_or_in.dim(0) == other.dim(0) && small_or_in.dim(1) == other.dim(1), op, ": ",
+            shape_str(small_or_in.shape()), " and ", shape_str(other.shape()), " differ in N or C");
+}
+
+const Tensor& resize_bilinear_forward(const ResizeParams& p, const Tensor& inp, Tensor& out) {
+  const char* op = "resize_bilinear_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"output", &out}});
+  check_supported(OpId::ResizeBilinear, inp);
+  check_nchw_pair(op, inp, out);
+  SAD_CHECK(inp.dim(2) > 0 && inp.dim(3) > 0 && out.dim(2) > 0 && out.dim(3) > 0, op, ": empty image");
+  return inp;
+}
+
+const Tensor& resize_bilinear_backward(const ResizeParams& p, const Tensor& dout, Tensor& dinp) {
+  const char* op = "resize_bilinear_backward";
+  check_defined(op, "dout", dout);
+  check_alike(op, dout, {{"dinp", &dinp}});
+  check_supported(OpId::ResizeBilinear, dout);
+  check_nchw_pair(op, dinp, dout);
+  return dout;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

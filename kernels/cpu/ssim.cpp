@@ -12,7 +12,64 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops {
+
+std::vector<double> gaussian_taps(int window, double sigma) {
+  SAD_CHECK(window >= 1 && sigma > 0, "gaussian_taps: window must be >= 1 and sigma > 0, got ", window, ", ", sigma);
+  std::vector<double> g(static_cast<size_t>(window));
+  double sum = 0;
+  for (int k = 0; k < window; ++k) {
+    const double d = k - window / 2;
+    g[static_cast<size_t>(k)] = std::exp(-d * d / (2 * sigma * sigma));
+    sum += g[static_cast<size_t>(k)];
+  }
+  for (double& v : g) v /= sum;
+  return g;
+}
+
+Shape ssim_map_shape(const SsimParams& p, const Shape& in) {
+  SAD_CHECK(in.size() == 4, "ssim: input must be (N, C, H, W), got ", shape_str(in));
+  SAD_CHECK(p.window >= 1 && p.window % 2 == 1 && p.sigma > 0, "ssim: window ", p.window, " (odd) / sigma ", p.sigma);
+  if (p.same_size) return in;
+  SAD_CHECK(in[2] >= p.window && in[3] >= p.window, "ssim: image ", shape_str(in), " smaller than the window ",
+            p.window);
+  return {in[0], in[1], in[2] - p.window + 1, in[3] - p.window + 1};
+}
+
+namespace contract {
+
+using namespace detail;
+
+const Tensor& ssim_forward(const SsimParams& p, const Tensor& x, const Tensor& y, Tensor& map) {
+  const char* op = "ssim";
+  check_defined(op, "x", x);
+  check_alike(op, x, {{"y", &y}, {"map", &map}});
+  check_supported(OpId::Ssim, x);
+  check_shape(op, "y", y, x.shape());
+  check_shape(op, "map", map, ssim_map_shape(p, x.shape()));
+  return x;
+}
+
+const Tensor& ssim_backward(const SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx,
+                            Tensor* dy) {
+  const char* op = "ssim_backward";
+  check_defined(op, "x", x);
+  check_alike(op, x, {{"y", &y}, {"dmap", &dmap}, {"dx", dx}, {"dy", dy}});
+  check_supported(OpId::Ssim, x);
+  check_shape(op, "y", y, x.shape());
+  check_shape(op, "dmap", dmap, ssim_map_shape(p, x.shape()));
+  if (dx) check_shape(op, "dx", *dx, x.shape());
+  if (dy) check_shape(op, "dy", *dy, x.shape());
+  return x;
+}
+
+}  // namespace contract
+}  // namespace sad::ops
 
 namespace sad::cpu {
 

@@ -12,7 +12,47 @@
 // checks for overlap at run time and takes the vector loop when there is none.
 #include <cmath>
 
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops {
+
+const char* unary_name(UnaryKind k) {
+  static constexpr const char* names[] = {"relu", "leaky_relu", "sigmoid", "tanh", "abs", "affine", "softplus"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<size_t>(UnaryKind::Count));
+  return names[static_cast<int>(k)];
+}
+
+namespace contract {
+
+using namespace detail;
+
+const Tensor& unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out) {
+  const char* op = "unary_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"output", &out}});
+  check_supported(OpId::Unary, inp);
+  SAD_CHECK(p.kind < UnaryKind::Count, op, ": bad kind");
+  check_shape(unary_name(p.kind), "output", out, inp.shape());
+  return inp;
+}
+
+const Tensor& unary_backward(const UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout,
+                             Tensor& dinp) {
+  const char* op = "unary_backward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"output", &out}, {"dout", &dout}, {"dinp", &dinp}});
+  check_supported(OpId::Unary, inp);
+  SAD_CHECK(p.kind < UnaryKind::Count, op, ": bad kind");
+  for (const Tensor* t : {&out, &dout, static_cast<const Tensor*>(&dinp)})
+    check_shape(unary_name(p.kind), "gradient/output", *t, inp.shape());
+  return inp;
+}
+
+}  // namespace contract
+}  // namespace sad::ops
 
 namespace sad::cpu {
 

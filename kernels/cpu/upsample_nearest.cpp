@@ -1,7 +1,40 @@
 // CPU reference for nearest-neighbour upsampling by an integer factor s (the decoder's
 // "Upsample x2") and its backward: each input pixel owns an s x s block of the output,
 // so the gradient of a pixel is the sum of its block (double accumulator, fixed order).
+#include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+
+// ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
+
+namespace sad::ops::contract {
+
+using namespace detail;
+
+static Shape upsample_out(const char* op, const UpsampleParams& p, const Tensor& inp) {
+  SAD_CHECK(p.scale >= 1, op, ": scale ", p.scale);
+  check_ndim(op, "input", inp, 4);
+  return {inp.dim(0), inp.dim(1), inp.dim(2) * p.scale, inp.dim(3) * p.scale};
+}
+
+const Tensor& upsample_nearest_forward(const UpsampleParams& p, const Tensor& inp, Tensor& out) {
+  const char* op = "upsample_nearest_forward";
+  check_defined(op, "input", inp);
+  check_alike(op, inp, {{"output", &out}});
+  check_supported(OpId::UpsampleNearest, inp);
+  check_shape(op, "output", out, upsample_out(op, p, inp));
+  return inp;
+}
+
+const Tensor& upsample_nearest_backward(const UpsampleParams& p, const Tensor& dout, Tensor& dinp) {
+  const char* op = "upsample_nearest_backward";
+  check_defined(op, "dout", dout);
+  check_alike(op, dout, {{"dinp", &dinp}});
+  check_supported(OpId::UpsampleNearest, dout);
+  check_shape(op, "dout", dout, upsample_out(op, p, dinp));
+  return dout;
+}
+
+}  // namespace sad::ops::contract
 
 namespace sad::cpu {
 

@@ -2,7 +2,7 @@
 // signatures as kernels/cpu/cpu_ops.h, float32 only, plus the backend's run-time
 // controls (probe, synchronise, fast math, allocator statistics).
 // Plain C++: this header is included by dispatch.cpp and runtime.cpp, so it names no
-// CUDA type. Inputs were validated in kernels/dispatch.cpp; nothing is checked twice.
+// CUDA type. Inputs passed their op's contract (kernels/ops.h); nothing is checked twice.
 // All work is queued on one stream (kernels/cuda/cuda_context.h) and is asynchronous
 // with respect to the host unless a function says otherwise.
 #pragma once
@@ -14,7 +14,10 @@
 namespace sad::cuda {
 
 // ---- ops (one implementation file per op family under kernels/cuda/) ----------------------
-#include "kernels/backend_ops.inc"
+// Every entry point of kernels/ops.h, with the same name and parameters (the params types
+// are ops::'s).
+using namespace ::sad::ops;
+SAD_OP_ENTRIES(SAD_DECLARE_BACKEND_ENTRY)
 
 // ---- run-time controls ---------------------------------------------------------------------
 

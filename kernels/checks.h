@@ -1,31 +1,13 @@
-// What the entry points of kernels/ops.h share (dispatch.cpp: the core ops; dispatch_method.cpp:
-// the losses, the method's own ops and the optimiser): the argument checks, and SAD_RUN,
-// which runs the CPU or CUDA version of an op. Internal to kernels/.
+// The argument checks that every op's contract is written with (kernels/cpu/<op>.cpp, the
+// `contract` namespace): kernels/ops.h's entry points run an op's contract once, before
+// either backend, so the CPU and CUDA versions can trust their inputs. Internal to kernels/.
 #pragma once
 
 #include <initializer_list>
 #include <utility>
 
-#include "kernels/cpu/cpu_ops.h"
 #include "kernels/ops.h"
 #include "kernels/runtime.h"
-#if SPARSEAD_HAVE_CUDA_OPS
-#include "kernels/cuda/cuda_ops.h"
-#endif
-
-// Runs the CPU or CUDA version of an op. Without the CUDA ops compiled in, supports_op
-// has already refused any CUDA tensor.
-#if SPARSEAD_HAVE_CUDA_OPS
-#define SAD_RUN(ref, fn, ...)       \
-  do {                              \
-    if ((ref).device().is_cpu())    \
-      ::sad::cpu::fn(__VA_ARGS__);  \
-    else                            \
-      ::sad::cuda::fn(__VA_ARGS__); \
-  } while (0)
-#else
-#define SAD_RUN(ref, fn, ...) ::sad::cpu::fn(__VA_ARGS__)
-#endif
 
 namespace sad::ops::detail {
 
@@ -52,6 +34,9 @@ inline void check_shape(const char* op, const char* name, const Tensor& t, const
 inline void check_ndim(const char* op, const char* name, const Tensor& t, int n) {
   SAD_CHECK(t.ndim() == n, op, ": ", name, " must have ", n, " dimensions, got ", shape_str(t.shape()));
 }
+
+// A loss and its upstream gradient are one-element tensors of shape (1).
+inline void check_scalar(const char* op, const char* name, const Tensor& t) { check_shape(op, name, t, {1}); }
 
 inline void check_supported(OpId op, const Tensor& ref) {
   static const int threads_configured = num_threads();  // applies SPARSEAD_THREADS once
