@@ -5,6 +5,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "tensor/host_allocator.h"
+
 namespace sad {
 
 // ---- Devices ------------------------------------------------------------------------------
@@ -15,20 +17,6 @@ const char* dtype_name(DType t) { return t == DType::F32 ? "F32" : "F64"; }
 
 namespace {
 
-// 64-byte aligned host memory: whole cache lines for the CPU kernels and OpenBLAS.
-class CpuAllocator final : public Allocator {
- public:
-  void* allocate(size_t nbytes) override {
-    size_t rounded = (nbytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    SAD_CHECK(p != nullptr, "out of host memory allocating ", nbytes, " bytes");
-    return p;
-  }
-  void deallocate(void* ptr, size_t) override { std::free(ptr); }
-};
-
-CpuAllocator g_cpu_allocator;
-
 void cpu_copy(void* dst, const void* src, size_t n) {
   if (n) std::memcpy(dst, src, n);
 }
@@ -36,7 +24,7 @@ void cpu_zero(void* dst, size_t n) {
   if (n) std::memset(dst, 0, n);
 }
 
-const DeviceApi g_cpu_api{"cpu", &g_cpu_allocator, cpu_copy, cpu_copy, cpu_copy, cpu_zero};
+const DeviceApi g_cpu_api{"cpu", &host_allocator(), cpu_copy, cpu_copy, cpu_copy, cpu_zero};
 const DeviceApi* g_apis[kNumDeviceTypes] = {&g_cpu_api, nullptr};
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/runtime.h"
+#include "tensor/host_allocator.h"
 #include "test_util.h"
 
 using namespace sad;
@@ -127,4 +128,46 @@ TEST_CASE("rng: fixed seeds replay and streams differ") {
   CHECK(std::abs(sn / n) < 5 / std::sqrt(n));
   CHECK(std::abs(sn2 / n - 1) < 5 * std::sqrt(2.0 / n));
   for (int i = 0; i < 1000; ++i) CHECK(r.below(7) < 7);
+}
+
+TEST_CASE("host allocator: size classes are at most 12.5 % above the request and 64-byte multiples") {
+  for (size_t n : {size_t{1}, size_t{63}, size_t{64}, size_t{65536}, size_t{65537}, size_t{100000}, size_t{1} << 20,
+                   (size_t{1} << 20) + 1, size_t{3} << 27, size_t{123456789}}) {
+    const size_t c = host_size_class(n);
+    CHECK(c >= n);
+    CHECK(c % 64 == 0);
+    if (n >= 65536) CHECK(static_cast<double>(c) <= 1.125 * static_cast<double>(n));
+  }
+  CHECK(host_size_class(size_t{1} << 20) == size_t{1} << 20);
+  // Requests of one class share blocks: 1 MiB + 1 byte and 1 MiB + 128 KiB both take 1.125 MiB.
+  CHECK(host_size_class((size_t{1} << 20) + 1) == host_size_class((size_t{1} << 20) + (size_t{128} << 10)));
+}
+
+TEST_CASE("host allocator: a freed large block is handed out again - and never past the cap") {
+  host_cache_release();
+  const HostCacheStats before = host_cache_stats();
+  CHECK(before.cached_bytes == 0);
+  const void* first = nullptr;
+  {
+    Tensor t = Tensor::empty({1 << 18}, DType::F32);  // 1 MiB
+    first = t.raw();
+  }
+  const HostCacheStats freed = host_cache_stats();
+  Tensor again = Tensor::empty({(1 << 18) - 5}, DType::F32);  // the same size class
+  const HostCacheStats after = host_cache_stats();
+  if (before.enabled) {
+    CHECK(freed.cached_bytes == size_t{1} << 20);
+    CHECK(after.hits == before.hits + 1);
+    CHECK(again.raw() == first);
+    CHECK(after.cached_bytes == 0);
+    CHECK(after.cached_bytes <= after.cap_bytes);
+  } else {  // the sanitizer build or SPARSEAD_HOST_CACHE_MB=0: nothing is ever held
+    CHECK(freed.cached_bytes == 0);
+    CHECK(after.hits == before.hits);
+  }
+  // A small tensor never goes through the cache.
+  { Tensor small = Tensor::empty({100}, DType::F32); }
+  CHECK(host_cache_stats().cached_bytes == after.cached_bytes);
+  host_cache_release();
+  CHECK(host_cache_stats().cached_bytes == 0);
 }
