@@ -8,7 +8,10 @@
 # and of the CPU time per step (what a busy machine distorts least).
 #
 #   bench/compare_torch.sh [--threads 2] [--batch 16] [--preset cpu|paper] [--device cpu|cuda]
-#                          [--steps 5] [--build DIR] [--python PY] [--torch-ref DIR] [--json FILE]
+#                          [--steps 5] [--latency-steps 50] [--build DIR] [--python PY] [--torch-ref DIR]
+#                          [--json FILE]
+# The latency row (batch 1, one image from its PNG file to its score; 0 steps: none) is
+# the last; its memory columns are that process's.
 #
 # --python: a Python with torch (default: $VENV/bin/python, /work/venv-torch/bin/python,
 #   .venv/bin/python, then python3 if it imports torch; tools/setup-python.sh makes one).
@@ -19,7 +22,7 @@
 # the load average is printed before and after (contention distorts every number).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-threads=2 batch=16 preset=cpu device=cpu steps=5 build=$repo/build python="" torch_ref=$repo/tools json=""
+threads=2 batch=16 preset=cpu device=cpu steps=5 latency_steps=50 build=$repo/build python="" torch_ref=$repo/tools json=""
 while (($#)); do
   if [[ $1 != -h && $1 != --help ]] && (($# < 2)); then
     echo "compare_torch.sh: $1 needs a value (see --help)" >&2
@@ -31,12 +34,13 @@ while (($#)); do
     --preset) preset=$2 ;;
     --device) device=$2 ;;
     --steps) steps=$2 ;;
+    --latency-steps) latency_steps=$2 ;;
     --build) build=$2 ;;
     --python) python=$2 ;;
     --torch-ref) torch_ref=$2 ;;
     --json) json=$2 ;;
     -h | --help)
-      sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -71,13 +75,25 @@ for phase in phase1 phase2 inference; do
   PYTHONPATH=$torch_ref${PYTHONPATH:+:$PYTHONPATH} "$python" "$repo/bench/torch_bench.py" --phase "$phase" \
     "${common[@]}" >"$tmp/torch_$phase.json"
 done
+# Batch-1 latency (issue 15): one image from its PNG file to its score, model already
+# loaded, median of --latency-steps (default 50); needs Pillow beside torch.
+if ((latency_steps > 0)); then
+  lat=(--preset "$preset" --batch 1 --threads "$threads" --device "$device" --steps "$latency_steps" --warmup 3)
+  echo "compare_torch.sh: latency: sparsead ..." >&2
+  "$build/sparsead-steps" --phase latency "${lat[@]}" >"$tmp/ours_latency.json"
+  echo "compare_torch.sh: latency: pytorch ..." >&2
+  PYTHONPATH=$torch_ref${PYTHONPATH:+:$PYTHONPATH} "$python" "$repo/bench/torch_bench.py" --phase latency \
+    "${lat[@]}" >"$tmp/torch_latency.json"
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$python" - "$tmp" "$load_before" "$load_after" "$json" <<'PY'
 import json, os, sys
 tmp, load_before, load_after, out = sys.argv[1:5]
 rows = []
-for phase in ("phase1", "phase2", "inference"):
+for phase in ("phase1", "phase2", "inference", "latency"):
+    if not os.path.exists(os.path.join(tmp, f"ours_{phase}.json")):
+        continue
     o = json.load(open(os.path.join(tmp, f"ours_{phase}.json")))
     t = json.load(open(os.path.join(tmp, f"torch_{phase}.json")))
     rows.append((phase, o, t))

@@ -1,4 +1,4 @@
-// sparsead-steps: times one phase (phase1, phase2 or inference) of our training and
+// sparsead-steps: times one phase (phase1, phase2, inference or latency) of our training and
 // inference steps and prints one JSON object: per-step times, images/s and the process's
 // memory (peak RSS; on a GPU also the caching allocator's peak). One phase per process,
 // so the peak is that phase's. bench/compare_torch.sh runs it next to bench/torch_bench.py.
@@ -54,7 +54,7 @@ double process_cpu_ms() {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "sparsead-steps: %s\n"
-               "usage: sparsead-steps --phase phase1|phase2|inference [--preset cpu|paper] [--batch N]\n"
+               "usage: sparsead-steps --phase phase1|phase2|inference|latency [--preset cpu|paper] [--batch N]\n"
                "                      [--threads N] [--device cpu|cuda] [--steps N] [--warmup N]\n",
                why.c_str());
   std::exit(2);

@@ -32,9 +32,60 @@ def proc_status_mib(key):
     return -1.0
 
 
+def latency_step(torch, g, s, x, size, a):
+    """One image from its PNG file to its score, as `sparsead predict` runs it
+    (model/anomaly_model.cpp: decode, resize to S, G, S, blur the logits, box filter,
+    log-sum-exp score, sigmoid, the map back at the image's size): the twin of
+    sparsead-steps --phase latency. Needs Pillow to decode."""
+    import tempfile
+
+    import numpy as np
+    import torch.nn.functional as F
+    from PIL import Image
+
+    if a.batch != 1:
+        sys.exit("torch_bench: the latency phase scores one image at a time (--batch 1)")
+    img = ((x[0].clamp(-1, 1) + 1) * 0.5 * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    fd, path = tempfile.mkstemp(suffix=".png", prefix="torch-latency-")
+    os.close(fd)
+    Image.fromarray(img.squeeze()).save(path)
+    import atexit
+    atexit.register(os.remove, path)
+    # map_sigma (= residual_sigma: 2 at S = 128, scaled with S) and score_temperature, as config.cpp sets them
+    sigma, temperature = 2.0 * size / 128, 0.1
+    r = max(1, math.ceil(3.0 * sigma))
+    d = torch.arange(2 * r + 1, dtype=torch.float32) - r
+    taps = torch.exp(-d * d / (2 * sigma * sigma))
+    taps = (taps / taps.sum()).to(x.device)
+    k = size // 16 + 1
+    k += 1 - k % 2
+    g.eval()
+    s.eval()
+
+    def step():
+        with torch.no_grad():
+            im = np.asarray(Image.open(path).convert("RGB" if x.shape[1] == 3 else "L"))
+            t = torch.from_numpy(im.copy()).float().div_(255.0)
+            t = t.permute(2, 0, 1) if t.dim() == 3 else t[None]
+            h, w = t.shape[1], t.shape[2]
+            xin = F.interpolate(t[None].to(x.device), size=(size, size), mode="bilinear", align_corners=False)
+            xin = xin * 2 - 1
+            logits = s(xin, g(xin))
+            m = F.conv2d(logits, taps.view(1, 1, 1, -1), padding=(0, r))
+            m = F.conv2d(m, taps.view(1, 1, -1, 1), padding=(r, 0))
+            v = F.avg_pool2d(m, k, stride=1, padding=k // 2, count_include_pad=False)
+            top = v.max()
+            score = (top + temperature * torch.log(torch.exp((v - top) / temperature).mean())).item()
+            prob = torch.sigmoid(m)
+            full = F.interpolate(prob, size=(h, w), mode="bilinear", align_corners=False)
+            return score + 0.0 * float(full.mean())
+
+    return step
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--phase", required=True, choices=["phase1", "phase2", "inference"])
+    ap.add_argument("--phase", required=True, choices=["phase1", "phase2", "inference", "latency"])
     ap.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
@@ -122,6 +173,8 @@ def main():
 
         def step():
             return steps.seg_step(g, s, opt_s, xt, None, labels)["loss"]
+    elif a.phase == "latency":
+        step = latency_step(torch, g, s, x, size, a)
     else:
         def step():
             # G then S up to the map, as sparsead-steps times it.

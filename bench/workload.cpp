@@ -1,20 +1,35 @@
 // Benchmark workloads (bench/workload.h).
 #include "bench/workload.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <string>
 #include <vector>
 
+#include "data/image.h"
 #include "tensor/rng.h"
 
 namespace sad::bench {
 
-const char* phase_name(Phase p) { return p == Phase::Gan ? "phase1" : p == Phase::Seg ? "phase2" : "inference"; }
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::Gan: return "phase1";
+    case Phase::Seg: return "phase2";
+    case Phase::Infer: return "inference";
+    case Phase::Latency: return "latency";
+  }
+  return "?";
+}
 
 Phase parse_phase(const std::string& s) {
   if (s == "phase1" || s == "gan") return Phase::Gan;
   if (s == "phase2" || s == "seg") return Phase::Seg;
-  SAD_CHECK(s == "inference" || s == "infer", "unknown phase '", s, "' (expected phase1, phase2 or inference)");
+  if (s == "latency") return Phase::Latency;
+  SAD_CHECK(s == "inference" || s == "infer", "unknown phase '", s,
+            "' (expected phase1, phase2, inference or latency)");
   return Phase::Infer;
 }
 
@@ -24,8 +39,10 @@ Config workload_config(Phase phase, const WorkloadOptions& o) {
   Config c;
   c.apply_preset(o.preset);
   c.channels = o.channels;
-  SAD_CHECK(o.batch >= (phase == Phase::Infer ? 1 : 2), "batch ", o.batch,
+  SAD_CHECK(o.batch >= (phase == Phase::Infer || phase == Phase::Latency ? 1 : 2), "batch ", o.batch,
             " is too small (training steps need 2 images for batch norm)");
+  SAD_CHECK(phase != Phase::Latency || o.batch == 1, "the latency phase scores one image at a time (batch 1), got ",
+            o.batch);
   c.batch = std::max<int64_t>(o.batch, 2);  // the config's training batch; inference uses o.batch
   c.seed = static_cast<int64_t>(o.seed);
   // Phase 1 is the same in every mode; `residual` builds no S, so a phase-1 process
@@ -84,6 +101,20 @@ Workload::Workload(Phase phase, const WorkloadOptions& o)
   x_ = Tensor::from_vector(x, {b, c, s, s}, DType::F32, o.device);
   x_tilde_ = Tensor::from_vector(xt, {b, c, s, s}, DType::F32, o.device);
   labels_ = Tensor::from_vector(y, {b}, DType::F32, o.device);
+  if (phase == Phase::Latency) {
+    std::vector<float> unit(x.begin(), x.begin() + c * s * s);
+    for (float& v : unit) v = std::clamp(0.5f * (v + 1.0f), 0.0f, 1.0f);
+    png_ =
+        (std::filesystem::temp_directory_path() / ("sparsead-latency-" + std::to_string(::getpid()) + ".png")).string();
+    data::save_png(png_, Tensor::from_vector(unit, {c, s, s}));
+  }
+}
+
+Workload::~Workload() {
+  if (!png_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(png_, ec);
+  }
 }
 
 double Workload::step() {
@@ -108,6 +139,7 @@ double Workload::step() {
       ops::reduce_forward({ops::ReduceKind::Mean, -1}, maps.data(), m);
       return m.item();
     }
+    case Phase::Latency: return model_.predict_file(png_).score;
   }
   return 0;
 }
@@ -131,7 +163,7 @@ void Workload::validate() {
     Tensor sum = Tensor::empty({1}, DType::F32, before.device());
     ops::reduce_forward({ops::ReduceKind::Sum, -1}, arena->data(), sum);
     SAD_CHECK(std::isfinite(sum.item()), "workload validation failed: ", what, " parameters are not finite");
-  } else {
+  } else if (phase_ == Phase::Infer) {
     SAD_CHECK(v > 0 && v < 1, "workload validation failed: inference maps' mean ", v, " outside (0, 1)");
   }
 }

@@ -13,8 +13,10 @@
 
 namespace sad::bench {
 
-enum class Phase { Gan, Seg, Infer };
-const char* phase_name(Phase p);  // "phase1", "phase2", "inference"
+// Latency: one image from its PNG file to its score, as `sparsead predict` runs it
+// (decode, resize, G, S, sigmoid, blur, image score, the map at the image's size): batch 1.
+enum class Phase { Gan, Seg, Infer, Latency };
+const char* phase_name(Phase p);  // "phase1", "phase2", "inference", "latency"
 Phase parse_phase(const std::string& s);
 
 struct WorkloadOptions {
@@ -30,6 +32,9 @@ struct WorkloadOptions {
 class Workload {
  public:
   Workload(Phase phase, const WorkloadOptions& o);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
 
   // One step; the returned value (a loss, or the maps' mean for inference) has been read
   // back to the host, so the step's device work is complete when it returns.
@@ -54,6 +59,7 @@ class Workload {
   GanLossWeights gan_w_;
   SegLossSettings seg_;
   Tensor x_, x_tilde_, labels_;  // (B, C, S, S), (B, C, S, S), (B)
+  std::string png_;              // latency: image 0 of x_ as a PNG file (removed by the destructor)
 };
 
 }  // namespace sad::bench

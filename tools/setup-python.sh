@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python environment of tools/ (the PyTorch reference in tools/torch_ref, the golden
-# fixture scripts): a virtual environment with torch, safetensors, numpy, scikit-learn
-# (and scipy, which tools/make_metric_fixtures.py needs). Only people who regenerate
+# fixture scripts, bench/torch_bench.py): a virtual environment with torch, safetensors,
+# numpy, scikit-learn, Pillow (bench/torch_bench.py's latency phase decodes with it) and
+# scipy (tools/make_metric_fixtures.py needs it). Only people who regenerate
 # fixtures need it; building and testing sparsead never does.
 #
 #   tools/setup-python.sh                      # into <repo>/.venv (gitignored)
@@ -25,7 +26,7 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then
     torch_args=(--index-url "$TORCH_INDEX_URL")
 fi
 "$venv/bin/python" -m pip install --quiet ${torch_args[@]+"${torch_args[@]}"} torch
-"$venv/bin/python" -m pip install --quiet safetensors numpy scikit-learn scipy
+"$venv/bin/python" -m pip install --quiet safetensors numpy scikit-learn scipy pillow
 "$venv/bin/python" - <<'PY'
 import numpy, safetensors, scipy, sklearn, torch
 print(f"torch {torch.__version__}, safetensors {safetensors.__version__}, numpy {numpy.__version__}, "
