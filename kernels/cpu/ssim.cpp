@@ -9,6 +9,7 @@
 // images are what a 2-D convolution with that padding computes (values outside the image
 // are zeros, exactly like PyTorch's conv2d(padding = window/2)); false: valid positions.
 // Every plane is computed in double, independently, so results do not depend on threads.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -82,52 +83,65 @@ struct Plane {
 };
 
 // out(i, j) = sum_{u, v} g[u] g[v] in(i + u - off, j + v - off), zero outside the image.
-// Separable: a horizontal pass into tmp (h x wo), then a vertical pass.
-void filter(const std::vector<double>& g, const Plane& s, const double* in, double* tmp, double* out) {
+// Separable: a horizontal pass into tmp (h x wo), then a vertical pass. Each output is the
+// sum of its in-image taps in tap order, starting from 0; the loops run tap by tap over a
+// whole row (the range of outputs a tap reaches inside the image is contiguous), so the
+// compiler vectorises them across the row and every sum keeps its order.
+void filter(const std::vector<double>& g, const Plane& s, const double* __restrict in, double* __restrict tmp,
+            double* __restrict out) {
   const int64_t k = static_cast<int64_t>(g.size());
-  for (int64_t r = 0; r < s.h; ++r)
-    for (int64_t j = 0; j < s.wo; ++j) {
-      double acc = 0;
-      for (int64_t v = 0; v < k; ++v) {
-        int64_t c = j + v - s.off;
-        if (c >= 0 && c < s.w) acc += g[v] * in[r * s.w + c];
-      }
-      tmp[r * s.wo + j] = acc;
+  for (int64_t r = 0; r < s.h; ++r) {
+    double* __restrict t = tmp + r * s.wo;
+    const double* __restrict row = in + r * s.w;
+    std::fill(t, t + s.wo, 0.0);
+    for (int64_t v = 0; v < k; ++v) {
+      const int64_t shift = v - s.off, j0 = std::max<int64_t>(0, -shift), j1 = std::min(s.wo, s.w - shift);
+      const double gv = g[static_cast<size_t>(v)];
+      for (int64_t j = j0; j < j1; ++j) t[j] += gv * row[j + shift];
     }
-  for (int64_t i = 0; i < s.ho; ++i)
-    for (int64_t j = 0; j < s.wo; ++j) {
-      double acc = 0;
-      for (int64_t u = 0; u < k; ++u) {
-        int64_t r = i + u - s.off;
-        if (r >= 0 && r < s.h) acc += g[u] * tmp[r * s.wo + j];
-      }
-      out[i * s.wo + j] = acc;
+  }
+  for (int64_t i = 0; i < s.ho; ++i) {
+    double* __restrict o = out + i * s.wo;
+    std::fill(o, o + s.wo, 0.0);
+    for (int64_t u = 0; u < k; ++u) {
+      const int64_t r = i + u - s.off;
+      if (r < 0 || r >= s.h) continue;
+      const double gu = g[static_cast<size_t>(u)];
+      const double* __restrict src = tmp + r * s.wo;
+      for (int64_t j = 0; j < s.wo; ++j) o[j] += gu * src[j];
     }
+  }
 }
 
 // The adjoint (transpose) of `filter`: din(r, c) = sum_{i, j} g[r - i + off] g[c - j + off]
 // dout(i, j) over the outputs whose window covers (r, c). Written as a gather (tap u of
-// output i = r + off - u), so each input pixel is summed in a fixed order.
-void filter_adjoint(const std::vector<double>& g, const Plane& s, const double* dout, double* tmp, double* din) {
+// output i = r + off - u), so each input pixel is summed in a fixed order (tap order, as
+// `filter`, and vectorised the same way).
+void filter_adjoint(const std::vector<double>& g, const Plane& s, const double* __restrict dout, double* __restrict tmp,
+                    double* __restrict din) {
   const int64_t k = static_cast<int64_t>(g.size());
-  for (int64_t r = 0; r < s.h; ++r)
-    for (int64_t j = 0; j < s.wo; ++j) {
-      double acc = 0;
-      for (int64_t u = 0; u < k; ++u) {
-        int64_t i = r + s.off - u;
-        if (i >= 0 && i < s.ho) acc += g[u] * dout[i * s.wo + j];
-      }
-      tmp[r * s.wo + j] = acc;
+  for (int64_t r = 0; r < s.h; ++r) {
+    double* __restrict t = tmp + r * s.wo;
+    std::fill(t, t + s.wo, 0.0);
+    for (int64_t u = 0; u < k; ++u) {
+      const int64_t i = r + s.off - u;
+      if (i < 0 || i >= s.ho) continue;
+      const double gu = g[static_cast<size_t>(u)];
+      const double* __restrict src = dout + i * s.wo;
+      for (int64_t j = 0; j < s.wo; ++j) t[j] += gu * src[j];
     }
-  for (int64_t r = 0; r < s.h; ++r)
-    for (int64_t c = 0; c < s.w; ++c) {
-      double acc = 0;
-      for (int64_t v = 0; v < k; ++v) {
-        int64_t j = c + s.off - v;
-        if (j >= 0 && j < s.wo) acc += g[v] * tmp[r * s.wo + j];
-      }
-      din[r * s.w + c] = acc;
+  }
+  for (int64_t r = 0; r < s.h; ++r) {
+    double* __restrict d = din + r * s.w;
+    const double* __restrict t = tmp + r * s.wo;
+    std::fill(d, d + s.w, 0.0);
+    for (int64_t v = 0; v < k; ++v) {
+      // j = c + off - v must lie in [0, wo).
+      const int64_t shift = s.off - v, c0 = std::max<int64_t>(0, -shift), c1 = std::min(s.w, s.wo - shift);
+      const double gv = g[static_cast<size_t>(v)];
+      for (int64_t c = c0; c < c1; ++c) d[c] += gv * t[c + shift];
     }
+  }
 }
 
 // The five filtered images of one plane: G*x, G*y, G*(x^2), G*(y^2), G*(xy), each ho x wo.
