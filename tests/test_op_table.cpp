@@ -9,6 +9,7 @@
 
 #include "autograd/functions.h"
 #include "cuda_parity_util.h"
+#include "kernels/cpu/isa.h"
 #include "op_table.h"
 #include "tensor/file_io.h"
 
@@ -84,6 +85,13 @@ void compare(const Result& got, const Result& ref, const OpCase& c, const std::s
   REQUIRE(got.grads.size() == ref.grads.size());
   for (size_t k = 0; k < ref.grads.size(); ++k)
     check_close(got.grads[k], ref.grads[k], c.bwd.atol, c.bwd.rtol, where + " gradient " + std::to_string(k));
+}
+
+// The same dtype, shape and bits (float32 values are exact in double).
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  const std::vector<double> x = a.to_vector_f64(), y = b.to_vector_f64();
+  return std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
 }
 
 template <class F>
@@ -189,6 +197,31 @@ TEST_CASE("op table: the CPU float32 forward and backward match the float64 refe
     const Result ref = run_on(c, c.inputs);
     compare(run_on(c, as_f32(c.inputs)), ref, c, name + " (CPU float32)");
   });
+}
+
+// Every instruction-set path of kernels/cpu/isa.h against the portable one: the same bits,
+// forward and backward, in float32 and float64.
+TEST_CASE("op table: every instruction-set path gives the portable path's bits") {
+  const cpu::Isa saved = cpu::cpu_isa(), best = cpu::best_cpu_isa();
+  const std::string paths = std::string("instruction-set paths on this CPU: portable up to ") + cpu::isa_name(best);
+  MESSAGE(paths);
+  for_each_case([&](const OpEntry&, const OpCase& c, const std::string& name) {
+    for (const std::vector<Tensor>& in : {c.inputs, as_f32(c.inputs)}) {
+      cpu::set_cpu_isa(cpu::Isa::Portable);
+      const Result ref = run_on(c, in);
+      for (int k = 1; k <= static_cast<int>(best); ++k) {
+        const cpu::Isa isa = static_cast<cpu::Isa>(k);
+        cpu::set_cpu_isa(isa);
+        const Result got = run_on(c, in);
+        const std::string where = name + " (" + cpu::isa_name(isa) + ", " + dtype_name(in[0].dtype()) + ")";
+        for (size_t j = 0; j < ref.outputs.size(); ++j)
+          CHECK_MESSAGE(same_bits(got.outputs[j], ref.outputs[j]), where, " output ", j, " differs");
+        for (size_t j = 0; j < ref.grads.size(); ++j)
+          CHECK_MESSAGE(same_bits(got.grads[j], ref.grads[j]), where, " gradient ", j, " differs");
+      }
+    }
+  });
+  cpu::set_cpu_isa(saved);
 }
 
 TEST_CASE("op table: gradients match finite differences in float64") {

@@ -12,6 +12,7 @@
 
 #include "data/synth.h"
 #include "data_test_util.h"
+#include "kernels/cpu/isa.h"
 #include "model/build_info.h"
 #include "model/train_step.h"
 #include "model/trainer.h"
@@ -91,6 +92,24 @@ TEST_CASE("trainer: the same seed gives the same model bit for bit") {
   run(ds, tmp.path().string() + "/b", "sparse-kl");
   CHECK(test::read_bytes(tmp.path().string() + "/a/model.safetensors") ==
         test::read_bytes(tmp.path().string() + "/b/model.safetensors"));
+}
+
+// kernels/cpu/isa.h: the AVX2 / AVX-512 copies of the hot loops do the same operations in
+// the same order as the portable one. On a CPU without them both runs take the portable
+// path, and the test says so.
+TEST_CASE("trainer: the portable and the widest instruction-set path give the same model bit for bit") {
+  test::TempDir tmp("trainer-isa");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  const cpu::Isa saved = cpu::cpu_isa(), best = cpu::best_cpu_isa();
+  const std::string paths = std::string("instruction-set paths compared: portable and ") + cpu::isa_name(best);
+  MESSAGE(paths);
+  cpu::set_cpu_isa(cpu::Isa::Portable);
+  run(ds, tmp.path().string() + "/portable", "sparse-kl");
+  cpu::set_cpu_isa(best);
+  run(ds, tmp.path().string() + "/best", "sparse-kl");
+  cpu::set_cpu_isa(saved);
+  CHECK(test::read_bytes(tmp.path().string() + "/portable/model.safetensors") ==
+        test::read_bytes(tmp.path().string() + "/best/model.safetensors"));
 }
 
 TEST_CASE("trainer: an interrupted run resumed equals the uninterrupted run") {

@@ -4,6 +4,7 @@
 
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -51,11 +52,13 @@ void fusion_forward(const Tensor& a, const Tensor& b, Tensor& out) {
       const T* bi = pb + i * chw;
       // Image i's output is three consecutive C-channel blocks: a, b, |a - b|.
       T* o = po + i * 3 * chw;
-      for (int64_t k = 0; k < chw; ++k) {
-        o[k] = ai[k];
-        o[chw + k] = bi[k];
-        o[2 * chw + k] = std::abs(ai[k] - bi[k]);
-      }
+      isa_run([&] {
+        for (int64_t k = 0; k < chw; ++k) {
+          o[k] = ai[k];
+          o[chw + k] = bi[k];
+          o[2 * chw + k] = std::abs(ai[k] - bi[k]);
+        }
+      });
     }
   });
 }
@@ -95,8 +98,10 @@ void fusion_backward(const Tensor& a, const Tensor& b, const Tensor& dout, Tenso
     const int64_t n = a.dim(0), chw = a.dim(1) * a.dim(2) * a.dim(3);
 #pragma omp parallel for schedule(static) if (n * chw > 32768)
     for (int64_t i = 0; i < n; ++i)
-      fusion_backward_rows<T>(chw, pa + i * chw, pb + i * chw, pdo + i * 3 * chw, pda ? pda + i * chw : nullptr,
-                              pdb ? pdb + i * chw : nullptr);
+      isa_run([&] {
+        fusion_backward_rows<T>(chw, pa + i * chw, pb + i * chw, pdo + i * 3 * chw, pda ? pda + i * chw : nullptr,
+                                pdb ? pdb + i * chw : nullptr);
+      });
   });
 }
 

@@ -15,6 +15,7 @@
 
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -87,8 +88,8 @@ struct Plane {
 // sum of its in-image taps in tap order, starting from 0; the loops run tap by tap over a
 // whole row (the range of outputs a tap reaches inside the image is contiguous), so the
 // compiler vectorises them across the row and every sum keeps its order.
-void filter(const std::vector<double>& g, const Plane& s, const double* __restrict in, double* __restrict tmp,
-            double* __restrict out) {
+inline void filter_body(const std::vector<double>& g, const Plane& s, const double* __restrict in,
+                        double* __restrict tmp, double* __restrict out) {
   const int64_t k = static_cast<int64_t>(g.size());
   for (int64_t r = 0; r < s.h; ++r) {
     double* __restrict t = tmp + r * s.wo;
@@ -117,8 +118,8 @@ void filter(const std::vector<double>& g, const Plane& s, const double* __restri
 // dout(i, j) over the outputs whose window covers (r, c). Written as a gather (tap u of
 // output i = r + off - u), so each input pixel is summed in a fixed order (tap order, as
 // `filter`, and vectorised the same way).
-void filter_adjoint(const std::vector<double>& g, const Plane& s, const double* __restrict dout, double* __restrict tmp,
-                    double* __restrict din) {
+inline void filter_adjoint_body(const std::vector<double>& g, const Plane& s, const double* __restrict dout,
+                                double* __restrict tmp, double* __restrict din) {
   const int64_t k = static_cast<int64_t>(g.size());
   for (int64_t r = 0; r < s.h; ++r) {
     double* __restrict t = tmp + r * s.wo;
@@ -142,6 +143,14 @@ void filter_adjoint(const std::vector<double>& g, const Plane& s, const double* 
       for (int64_t c = c0; c < c1; ++c) d[c] += gv * t[c + shift];
     }
   }
+}
+
+// Both on the instruction-set path of kernels/cpu/isa.h (the same bits on each).
+void filter(const std::vector<double>& g, const Plane& s, const double* in, double* tmp, double* out) {
+  isa_run([&] { filter_body(g, s, in, tmp, out); });
+}
+void filter_adjoint(const std::vector<double>& g, const Plane& s, const double* dout, double* tmp, double* din) {
+  isa_run([&] { filter_adjoint_body(g, s, dout, tmp, din); });
 }
 
 // The five filtered images of one plane: G*x, G*y, G*(x^2), G*(y^2), G*(xy), each ho x wo.

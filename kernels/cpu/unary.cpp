@@ -10,10 +10,13 @@
 // values are the reference's).
 // `out` may be `inp` (in-place use in model/losses.cpp), so no restrict pointers: GCC
 // checks for overlap at run time and takes the vector loop when there is none.
+#include <omp.h>
+
 #include <cmath>
 
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -68,20 +71,45 @@ T sigmoid(T x) {
 
 constexpr int64_t kParallelMin = 32768;  // below this, one thread: the fork costs more
 
-// y[i] = f(x[i]). firstprivate: each thread's own copy of the functor, so its captures
-// (alpha) are locals that the stores to y cannot alias; shared, they were reloaded each
-// element and the loop stayed scalar.
+// Splits [0, n) into one contiguous range per thread (one range below kParallelMin) and
+// runs body(lo, hi) on each, on the instruction-set path of kernels/cpu/isa.h: inside the
+// parallel region, so that the loop itself is compiled for that path.
+template <typename B>
+void for_ranges(int64_t n, const B& body) {
+  if (n <= kParallelMin) {
+    isa_run([&] { body(int64_t{0}, n); });
+    return;
+  }
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+    isa_run([&] { body(lo, hi); });
+  }
+}
+
+// y[i] = f(x[i]). Each range works on its own copy of the functor and of the pointers, so
+// the captures (alpha) are locals that the stores to y cannot alias; shared, they were
+// reloaded each element and the loop stayed scalar.
 template <typename T, typename F>
 void map1(const T* x, T* y, int64_t n, F f) {
-#pragma omp parallel for schedule(static) firstprivate(f) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  for_ranges(n, [=](int64_t lo, int64_t hi) {
+    const F g = f;
+    const T* xs = x;  // may equal y (in place): no restrict
+    T* ys = y;
+    for (int64_t i = lo; i < hi; ++i) ys[i] = g(xs[i]);
+  });
 }
 
 // dx[i] = g(x[i], y[i], dy[i])
 template <typename T, typename G>
 void map3(const T* x, const T* y, const T* dy, T* dx, int64_t n, G g) {
-#pragma omp parallel for schedule(static) firstprivate(g) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) dx[i] = g(x[i], y[i], dy[i]);
+  for_ranges(n, [=](int64_t lo, int64_t hi) {
+    const G h = g;
+    const T *xs = x, *ys = y, *dys = dy;
+    T* dxs = dx;
+    for (int64_t i = lo; i < hi; ++i) dxs[i] = h(xs[i], ys[i], dys[i]);
+  });
 }
 
 template <typename T>

@@ -1,0 +1,57 @@
+// Code paths for the machine's instruction set (issue "CPU speed", item 5).
+//
+// The build targets baseline x86-64 (SSE2), so that one binary runs anywhere. A hot loop
+// that the compiler vectorises can run wider: `isa_run(f)` calls `f` through a copy of it
+// compiled for AVX2 or AVX-512 when the CPU has them (GCC's target attribute plus
+// `flatten`, which inlines `f` and everything it calls into that copy), or through the
+// portable copy. The path is the best the CPU supports, unless SPARSEAD_ISA (portable,
+// avx2, avx512) or set_cpu_isa asks for another.
+//
+// Results are the same bits on every path: the wider loops do the same operations on each
+// element in the same order, and the whole build compiles with -ffp-contract=off, so no
+// path fuses a multiply and an add into an FMA (which rounds once instead of twice). The
+// op table's tests check every op on the portable path against the machine's best.
+//
+// Only loops outside an OpenMP region's outlined body benefit: call isa_run inside the
+// parallel region (per thread or per image), not around it.
+#pragma once
+
+namespace sad::cpu {
+
+enum class Isa { Portable, Avx2, Avx512 };
+const char* isa_name(Isa isa);
+
+Isa best_cpu_isa();         // what this CPU supports (and this compiler can target)
+Isa cpu_isa();              // the path in use: SPARSEAD_ISA if set (checked once), else the best
+void set_cpu_isa(Isa isa);  // tests and benchmarks; an ISA the CPU lacks is an error
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SPARSEAD_ISA_X86 1
+template <typename F>
+[[gnu::flatten]] __attribute__((target("avx2"))) void isa_run_avx2(F& f) {
+  f();
+}
+template <typename F>
+[[gnu::flatten]] __attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) void isa_run_avx512(F& f) {
+  f();
+}
+#endif
+
+template <typename F>
+[[gnu::flatten]] void isa_run_portable(F& f) {
+  f();
+}
+
+template <typename F>
+void isa_run(F&& f) {
+#if SPARSEAD_ISA_X86
+  switch (cpu_isa()) {
+    case Isa::Avx512: return isa_run_avx512(f);
+    case Isa::Avx2: return isa_run_avx2(f);
+    case Isa::Portable: break;
+  }
+#endif
+  isa_run_portable(f);
+}
+
+}  // namespace sad::cpu
