@@ -45,4 +45,14 @@ inline void check_supported(OpId op, const Tensor& ref) {
             dtype_name(ref.dtype()));
 }
 
+// The opening of every contract: `ref` (the tensor whose device runs the op) is defined,
+// the other tensors share its dtype and device (a null one is skipped), and the op runs
+// there.
+inline void check_call(const char* op, OpId id, const char* ref_name, const Tensor& ref,
+                       std::initializer_list<std::pair<const char*, const Tensor*>> others) {
+  check_defined(op, ref_name, ref);
+  check_alike(op, ref, others);
+  check_supported(id, ref);
+}
+
 }  // namespace sad::ops::detail

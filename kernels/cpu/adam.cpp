@@ -20,9 +20,7 @@ using namespace detail;
 
 const Tensor& adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
   const char* op = "adam_step";
-  check_defined(op, "param", param);
-  check_alike(op, param, {{"grad", &grad}, {"m", &m}, {"v", &v}});
-  check_supported(OpId::Adam, param);
+  check_call(op, OpId::Adam, "param", param, {{"grad", &grad}, {"m", &m}, {"v", &v}});
   for (const Tensor* t : {&grad, static_cast<const Tensor*>(&m), static_cast<const Tensor*>(&v)})
     check_shape(op, "grad/m/v", *t, param.shape());
   SAD_CHECK(p.step >= 1, op, ": step must be >= 1 (bias correction), got ", p.step);

@@ -28,18 +28,14 @@ static Shape avg_pool_out(const char* op, const AvgPoolParams& p, const Tensor& 
 
 const Tensor& avg_pool2d_forward(const AvgPoolParams& p, const Tensor& inp, Tensor& out) {
   const char* op = "avg_pool2d_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"output", &out}});
-  check_supported(OpId::AvgPool2d, inp);
+  check_call(op, OpId::AvgPool2d, "input", inp, {{"output", &out}});
   check_shape(op, "output", out, avg_pool_out(op, p, inp));
   return inp;
 }
 
 const Tensor& avg_pool2d_backward(const AvgPoolParams& p, const Tensor& dout, Tensor& dinp) {
   const char* op = "avg_pool2d_backward";
-  check_defined(op, "dout", dout);
-  check_alike(op, dout, {{"dinp", &dinp}});
-  check_supported(OpId::AvgPool2d, dout);
+  check_call(op, OpId::AvgPool2d, "dout", dout, {{"dinp", &dinp}});
   check_shape(op, "dout", dout, avg_pool_out(op, p, dinp));
   return dout;
 }

@@ -18,16 +18,14 @@ const Tensor& batch_norm2d_forward(const BatchNormParams& p, const Tensor& inp, 
                                    Tensor& running_mean, Tensor& running_var, Tensor& out, Tensor& save_mean,
                                    Tensor& save_invstd) {
   const char* op = "batch_norm2d_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp,
-              {{"gamma", &gamma},
-               {"beta", &beta},
-               {"running_mean", &running_mean},
-               {"running_var", &running_var},
-               {"output", &out},
-               {"save_mean", &save_mean},
-               {"save_invstd", &save_invstd}});
-  check_supported(OpId::BatchNorm2d, inp);
+  check_call(op, OpId::BatchNorm2d, "input", inp,
+             {{"gamma", &gamma},
+              {"beta", &beta},
+              {"running_mean", &running_mean},
+              {"running_var", &running_var},
+              {"output", &out},
+              {"save_mean", &save_mean},
+              {"save_invstd", &save_invstd}});
   check_ndim(op, "input", inp, 4);
   Shape c{inp.dim(1)};
   for (auto [name, t] : {std::pair<const char*, const Tensor*>{"gamma", &gamma},
@@ -47,16 +45,14 @@ const Tensor& batch_norm2d_backward(const BatchNormParams& p, const Tensor& inp,
                                     const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
                                     Tensor* dinp, Tensor* dgamma, Tensor* dbeta) {
   const char* op = "batch_norm2d_backward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp,
-              {{"gamma", &gamma},
-               {"save_mean", &save_mean},
-               {"save_invstd", &save_invstd},
-               {"dout", &dout},
-               {"dinp", dinp},
-               {"dgamma", dgamma},
-               {"dbeta", dbeta}});
-  check_supported(OpId::BatchNorm2d, inp);
+  check_call(op, OpId::BatchNorm2d, "input", inp,
+             {{"gamma", &gamma},
+              {"save_mean", &save_mean},
+              {"save_invstd", &save_invstd},
+              {"dout", &dout},
+              {"dinp", dinp},
+              {"dgamma", dgamma},
+              {"dbeta", dbeta}});
   check_ndim(op, "input", inp, 4);
   Shape c{inp.dim(1)};
   check_shape(op, "gamma", gamma, c);

@@ -16,9 +16,7 @@ using namespace detail;
 
 const Tensor& bce_with_logits_forward(const Tensor& logits, const Tensor& target, Tensor& loss) {
   const char* op = "bce_with_logits";
-  check_defined(op, "logits", logits);
-  check_alike(op, logits, {{"target", &target}, {"loss", &loss}});
-  check_supported(OpId::BceWithLogits, logits);
+  check_call(op, OpId::BceWithLogits, "logits", logits, {{"target", &target}, {"loss", &loss}});
   check_shape(op, "target", target, logits.shape());
   SAD_CHECK(logits.numel() > 0, op, ": empty input");
   check_scalar(op, "loss", loss);
@@ -28,9 +26,8 @@ const Tensor& bce_with_logits_forward(const Tensor& logits, const Tensor& target
 const Tensor& bce_with_logits_backward(const Tensor& logits, const Tensor& target, const Tensor& dloss,
                                        Tensor& dlogits) {
   const char* op = "bce_with_logits_backward";
-  check_defined(op, "logits", logits);
-  check_alike(op, logits, {{"target", &target}, {"dloss", &dloss}, {"dlogits", &dlogits}});
-  check_supported(OpId::BceWithLogits, logits);
+  check_call(op, OpId::BceWithLogits, "logits", logits,
+             {{"target", &target}, {"dloss", &dloss}, {"dlogits", &dlogits}});
   check_shape(op, "target", target, logits.shape());
   check_shape(op, "dlogits", dlogits, logits.shape());
   check_scalar(op, "dloss", dloss);

@@ -60,9 +60,7 @@ using namespace detail;
 
 const Tensor& binary_forward(const BinaryParams& p, const Tensor& a, const Tensor& b, Tensor& out) {
   const char* op = binary_name(p.kind);
-  check_defined(op, "a", a);
-  check_alike(op, a, {{"b", &b}, {"output", &out}});
-  check_supported(OpId::Binary, a);
+  check_call(op, OpId::Binary, "a", a, {{"b", &b}, {"output", &out}});
   check_shape(op, "output", out, broadcast_shape(a.shape(), b.shape()));
   return a;
 }
@@ -70,9 +68,7 @@ const Tensor& binary_forward(const BinaryParams& p, const Tensor& a, const Tenso
 const Tensor& binary_backward(const BinaryParams& p, const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da,
                               Tensor* db) {
   const char* op = binary_name(p.kind);
-  check_defined(op, "a", a);
-  check_alike(op, a, {{"b", &b}, {"dout", &dout}, {"da", da}, {"db", db}});
-  check_supported(OpId::Binary, a);
+  check_call(op, OpId::Binary, "a", a, {{"b", &b}, {"dout", &dout}, {"da", da}, {"db", db}});
   check_shape(op, "dout", dout, broadcast_shape(a.shape(), b.shape()));
   if (da) check_shape(op, "da", *da, a.shape());
   if (db) check_shape(op, "db", *db, b.shape());

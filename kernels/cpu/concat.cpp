@@ -32,15 +32,13 @@ static void check_concat_shapes(const char* op, const ConcatParams& p, std::span
 }
 
 const Tensor& concat(const ConcatParams& p, std::span<const Tensor> inputs, Tensor& out) {
-  check_defined("concat", "output", out);
-  check_supported(OpId::Concat, out);
+  check_call("concat", OpId::Concat, "output", out, {});
   check_concat_shapes("concat", p, inputs, out);
   return out;
 }
 
 const Tensor& split(const ConcatParams& p, const Tensor& inp, std::span<Tensor> outputs) {
-  check_defined("split", "input", inp);
-  check_supported(OpId::Split, inp);
+  check_call("split", OpId::Split, "input", inp, {});
   check_concat_shapes("split", p, std::span<const Tensor>(outputs.data(), outputs.size()), inp);
   return inp;
 }

@@ -50,9 +50,7 @@ static Shape conv2d_expected_out(const char* op, const Conv2dParams& p, const Te
 const Tensor& conv2d_forward(const Conv2dParams& p, const Tensor& inp, const Tensor& weight, const Tensor* bias,
                              Tensor& out) {
   const char* op = "conv2d_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"weight", &weight}, {"bias", bias}, {"output", &out}});
-  check_supported(OpId::Conv2d, inp);
+  check_call(op, OpId::Conv2d, "input", inp, {{"weight", &weight}, {"bias", bias}, {"output", &out}});
   check_shape(op, "output", out, conv2d_expected_out(op, p, inp, weight));
   if (bias) check_shape(op, "bias", *bias, {weight.dim(0)});
   return inp;
@@ -61,9 +59,8 @@ const Tensor& conv2d_forward(const Conv2dParams& p, const Tensor& inp, const Ten
 const Tensor& conv2d_backward(const Conv2dParams& p, const Tensor& inp, const Tensor& weight, const Tensor& dout,
                               Tensor* dinp, Tensor* dweight, Tensor* dbias) {
   const char* op = "conv2d_backward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"weight", &weight}, {"dout", &dout}, {"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}});
-  check_supported(OpId::Conv2d, inp);
+  check_call(op, OpId::Conv2d, "input", inp,
+             {{"weight", &weight}, {"dout", &dout}, {"dinp", dinp}, {"dweight", dweight}, {"dbias", dbias}});
   check_shape(op, "dout", dout, conv2d_expected_out(op, p, inp, weight));
   if (dinp) check_shape(op, "dinp", *dinp, inp.shape());
   if (dweight) check_shape(op, "dweight", *dweight, weight.shape());

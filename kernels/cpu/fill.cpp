@@ -10,16 +10,13 @@ using namespace detail;
 
 const Tensor& axpy(float alpha, const Tensor& x, Tensor& y) {
   const char* op = "axpy";
-  check_defined(op, "x", x);
-  check_alike(op, x, {{"y", &y}});
-  check_supported(OpId::Axpy, x);
+  check_call(op, OpId::Axpy, "x", x, {{"y", &y}});
   check_shape(op, "y", y, x.shape());
   return x;
 }
 
 const Tensor& fill(Tensor& t, float value) {
-  check_defined("fill", "tensor", t);
-  check_supported(OpId::Fill, t);
+  check_call("fill", OpId::Fill, "tensor", t, {});
   return t;
 }
 

@@ -19,9 +19,7 @@ using namespace detail;
 
 const Tensor& focal_loss_forward(const FocalParams& p, const Tensor& logits, const Tensor& target, Tensor& loss) {
   const char* op = "focal_loss";
-  check_defined(op, "logits", logits);
-  check_alike(op, logits, {{"target", &target}, {"loss", &loss}});
-  check_supported(OpId::FocalLoss, logits);
+  check_call(op, OpId::FocalLoss, "logits", logits, {{"target", &target}, {"loss", &loss}});
   check_shape(op, "target", target, logits.shape());
   SAD_CHECK(logits.numel() > 0 && p.gamma >= 0, op, ": empty input or negative gamma");
   check_scalar(op, "loss", loss);
@@ -31,9 +29,7 @@ const Tensor& focal_loss_forward(const FocalParams& p, const Tensor& logits, con
 const Tensor& focal_loss_backward(const FocalParams& p, const Tensor& logits, const Tensor& target, const Tensor& dloss,
                                   Tensor& dlogits) {
   const char* op = "focal_loss_backward";
-  check_defined(op, "logits", logits);
-  check_alike(op, logits, {{"target", &target}, {"dloss", &dloss}, {"dlogits", &dlogits}});
-  check_supported(OpId::FocalLoss, logits);
+  check_call(op, OpId::FocalLoss, "logits", logits, {{"target", &target}, {"dloss", &dloss}, {"dlogits", &dlogits}});
   check_shape(op, "target", target, logits.shape());
   check_shape(op, "dlogits", dlogits, logits.shape());
   check_scalar(op, "dloss", dloss);

@@ -14,9 +14,7 @@ using namespace detail;
 
 const Tensor& fusion_forward(const Tensor& a, const Tensor& b, Tensor& out) {
   const char* op = "fusion_forward";
-  check_defined(op, "a", a);
-  check_alike(op, a, {{"b", &b}, {"output", &out}});
-  check_supported(OpId::Fusion, a);
+  check_call(op, OpId::Fusion, "a", a, {{"b", &b}, {"output", &out}});
   check_ndim(op, "a", a, 4);
   check_shape(op, "b", b, a.shape());
   check_shape(op, "output", out, {a.dim(0), 3 * a.dim(1), a.dim(2), a.dim(3)});
@@ -25,9 +23,7 @@ const Tensor& fusion_forward(const Tensor& a, const Tensor& b, Tensor& out) {
 
 const Tensor& fusion_backward(const Tensor& a, const Tensor& b, const Tensor& dout, Tensor* da, Tensor* db) {
   const char* op = "fusion_backward";
-  check_defined(op, "a", a);
-  check_alike(op, a, {{"b", &b}, {"dout", &dout}, {"da", da}, {"db", db}});
-  check_supported(OpId::Fusion, a);
+  check_call(op, OpId::Fusion, "a", a, {{"b", &b}, {"dout", &dout}, {"da", da}, {"db", db}});
   check_ndim(op, "a", a, 4);
   check_shape(op, "b", b, a.shape());
   check_shape(op, "dout", dout, {a.dim(0), 3 * a.dim(1), a.dim(2), a.dim(3)});

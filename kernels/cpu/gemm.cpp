@@ -16,9 +16,7 @@ using namespace detail;
 
 const Tensor& gemm(const GemmParams& p, const Tensor& a, const Tensor& b, Tensor& c) {
   const char* op = "gemm";
-  check_defined(op, "A", a);
-  check_alike(op, a, {{"B", &b}, {"C", &c}});
-  check_supported(OpId::Gemm, a);
+  check_call(op, OpId::Gemm, "A", a, {{"B", &b}, {"C", &c}});
   check_ndim(op, "A", a, 2);
   check_ndim(op, "B", b, 2);
   check_ndim(op, "C", c, 2);

@@ -39,9 +39,8 @@ static void check_kl_inputs(const char* op, const KlSparsityParams& p, const Ten
 const Tensor& kl_sparsity_forward(const KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
                                   const Tensor& labels, Tensor& loss, Tensor& stats) {
   const char* op = "kl_sparsity_forward";
-  check_defined(op, "logits", logits);
-  check_alike(op, logits, {{"residual", &residual}, {"labels", &labels}, {"loss", &loss}, {"stats", &stats}});
-  check_supported(OpId::KlSparsity, logits);
+  check_call(op, OpId::KlSparsity, "logits", logits,
+             {{"residual", &residual}, {"labels", &labels}, {"loss", &loss}, {"stats", &stats}});
   check_kl_inputs(op, p, logits, residual, labels);
   check_scalar(op, "loss", loss);
   check_shape(op, "stats", stats, {logits.dim(0), 4});
@@ -51,11 +50,9 @@ const Tensor& kl_sparsity_forward(const KlSparsityParams& p, const Tensor& logit
 const Tensor& kl_sparsity_backward(const KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
                                    const Tensor& labels, const Tensor& stats, const Tensor& dloss, Tensor& dlogits) {
   const char* op = "kl_sparsity_backward";
-  check_defined(op, "logits", logits);
-  check_alike(
-      op, logits,
+  check_call(
+      op, OpId::KlSparsity, "logits", logits,
       {{"residual", &residual}, {"labels", &labels}, {"stats", &stats}, {"dloss", &dloss}, {"dlogits", &dlogits}});
-  check_supported(OpId::KlSparsity, logits);
   check_kl_inputs(op, p, logits, residual, labels);
   check_shape(op, "stats", stats, {logits.dim(0), 4});
   check_scalar(op, "dloss", dloss);

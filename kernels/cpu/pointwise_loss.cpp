@@ -13,9 +13,7 @@ using namespace detail;
 
 const Tensor& pointwise_loss_forward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b, Tensor& loss) {
   const char* op = p.kind == PointwiseLossKind::Mse ? "mse_loss" : "l1_loss";
-  check_defined(op, "a", a);
-  check_alike(op, a, {{"b", &b}, {"loss", &loss}});
-  check_supported(OpId::PointwiseLoss, a);
+  check_call(op, OpId::PointwiseLoss, "a", a, {{"b", &b}, {"loss", &loss}});
   check_shape(op, "b", b, a.shape());
   SAD_CHECK(a.numel() > 0, op, ": empty input");
   check_scalar(op, "loss", loss);
@@ -25,9 +23,7 @@ const Tensor& pointwise_loss_forward(const PointwiseLossParams& p, const Tensor&
 const Tensor& pointwise_loss_backward(const PointwiseLossParams& p, const Tensor& a, const Tensor& b,
                                       const Tensor& dloss, Tensor* da, Tensor* db) {
   const char* op = p.kind == PointwiseLossKind::Mse ? "mse_loss_backward" : "l1_loss_backward";
-  check_defined(op, "a", a);
-  check_alike(op, a, {{"b", &b}, {"dloss", &dloss}, {"da", da}, {"db", db}});
-  check_supported(OpId::PointwiseLoss, a);
+  check_call(op, OpId::PointwiseLoss, "a", a, {{"b", &b}, {"dloss", &dloss}, {"da", da}, {"db", db}});
   check_shape(op, "b", b, a.shape());
   check_scalar(op, "dloss", dloss);
   if (da) check_shape(op, "da", *da, a.shape());

@@ -28,9 +28,7 @@ using namespace detail;
 
 const Tensor& reduce_forward(const ReduceParams& p, const Tensor& inp, Tensor& out) {
   const char* op = "reduce_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"output", &out}});
-  check_supported(OpId::Reduce, inp);
+  check_call(op, OpId::Reduce, "input", inp, {{"output", &out}});
   SAD_CHECK(inp.numel() > 0 || p.kind == ReduceKind::Sum, op, ": mean of an empty tensor");
   check_shape(op, "output", out, reduce_shape(p, inp.shape()));
   return inp;
@@ -38,9 +36,7 @@ const Tensor& reduce_forward(const ReduceParams& p, const Tensor& inp, Tensor& o
 
 const Tensor& reduce_backward(const ReduceParams& p, const Tensor& dout, Tensor& dinp) {
   const char* op = "reduce_backward";
-  check_defined(op, "dout", dout);
-  check_alike(op, dout, {{"dinp", &dinp}});
-  check_supported(OpId::Reduce, dout);
+  check_call(op, OpId::Reduce, "dout", dout, {{"dinp", &dinp}});
   check_shape(op, "dout", dout, reduce_shape(p, dinp.shape()));
   return dout;
 }

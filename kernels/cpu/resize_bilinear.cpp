@@ -33,9 +33,7 @@ static void check_nchw_pair(const char* op, const Tensor& small_or_in, const Ten
 
 const Tensor& resize_bilinear_forward(const ResizeParams& p, const Tensor& inp, Tensor& out) {
   const char* op = "resize_bilinear_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"output", &out}});
-  check_supported(OpId::ResizeBilinear, inp);
+  check_call(op, OpId::ResizeBilinear, "input", inp, {{"output", &out}});
   check_nchw_pair(op, inp, out);
   SAD_CHECK(inp.dim(2) > 0 && inp.dim(3) > 0 && out.dim(2) > 0 && out.dim(3) > 0, op, ": empty image");
   return inp;
@@ -43,9 +41,7 @@ const Tensor& resize_bilinear_forward(const ResizeParams& p, const Tensor& inp, 
 
 const Tensor& resize_bilinear_backward(const ResizeParams& p, const Tensor& dout, Tensor& dinp) {
   const char* op = "resize_bilinear_backward";
-  check_defined(op, "dout", dout);
-  check_alike(op, dout, {{"dinp", &dinp}});
-  check_supported(OpId::ResizeBilinear, dout);
+  check_call(op, OpId::ResizeBilinear, "dout", dout, {{"dinp", &dinp}});
   check_nchw_pair(op, dinp, dout);
   return dout;
 }

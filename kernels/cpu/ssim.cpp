@@ -49,9 +49,7 @@ using namespace detail;
 
 const Tensor& ssim_forward(const SsimParams& p, const Tensor& x, const Tensor& y, Tensor& map) {
   const char* op = "ssim";
-  check_defined(op, "x", x);
-  check_alike(op, x, {{"y", &y}, {"map", &map}});
-  check_supported(OpId::Ssim, x);
+  check_call(op, OpId::Ssim, "x", x, {{"y", &y}, {"map", &map}});
   check_shape(op, "y", y, x.shape());
   check_shape(op, "map", map, ssim_map_shape(p, x.shape()));
   return x;
@@ -60,9 +58,7 @@ const Tensor& ssim_forward(const SsimParams& p, const Tensor& x, const Tensor& y
 const Tensor& ssim_backward(const SsimParams& p, const Tensor& x, const Tensor& y, const Tensor& dmap, Tensor* dx,
                             Tensor* dy) {
   const char* op = "ssim_backward";
-  check_defined(op, "x", x);
-  check_alike(op, x, {{"y", &y}, {"dmap", &dmap}, {"dx", dx}, {"dy", dy}});
-  check_supported(OpId::Ssim, x);
+  check_call(op, OpId::Ssim, "x", x, {{"y", &y}, {"dmap", &dmap}, {"dx", dx}, {"dy", dy}});
   check_shape(op, "y", y, x.shape());
   check_shape(op, "dmap", dmap, ssim_map_shape(p, x.shape()));
   if (dx) check_shape(op, "dx", *dx, x.shape());

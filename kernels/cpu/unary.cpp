@@ -34,9 +34,7 @@ using namespace detail;
 
 const Tensor& unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out) {
   const char* op = "unary_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"output", &out}});
-  check_supported(OpId::Unary, inp);
+  check_call(op, OpId::Unary, "input", inp, {{"output", &out}});
   SAD_CHECK(p.kind < UnaryKind::Count, op, ": bad kind");
   check_shape(unary_name(p.kind), "output", out, inp.shape());
   return inp;
@@ -45,9 +43,7 @@ const Tensor& unary_forward(const UnaryParams& p, const Tensor& inp, Tensor& out
 const Tensor& unary_backward(const UnaryParams& p, const Tensor& inp, const Tensor& out, const Tensor& dout,
                              Tensor& dinp) {
   const char* op = "unary_backward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"output", &out}, {"dout", &dout}, {"dinp", &dinp}});
-  check_supported(OpId::Unary, inp);
+  check_call(op, OpId::Unary, "input", inp, {{"output", &out}, {"dout", &dout}, {"dinp", &dinp}});
   SAD_CHECK(p.kind < UnaryKind::Count, op, ": bad kind");
   for (const Tensor* t : {&out, &dout, static_cast<const Tensor*>(&dinp)})
     check_shape(unary_name(p.kind), "gradient/output", *t, inp.shape());

@@ -18,18 +18,14 @@ static Shape upsample_out(const char* op, const UpsampleParams& p, const Tensor&
 
 const Tensor& upsample_nearest_forward(const UpsampleParams& p, const Tensor& inp, Tensor& out) {
   const char* op = "upsample_nearest_forward";
-  check_defined(op, "input", inp);
-  check_alike(op, inp, {{"output", &out}});
-  check_supported(OpId::UpsampleNearest, inp);
+  check_call(op, OpId::UpsampleNearest, "input", inp, {{"output", &out}});
   check_shape(op, "output", out, upsample_out(op, p, inp));
   return inp;
 }
 
 const Tensor& upsample_nearest_backward(const UpsampleParams& p, const Tensor& dout, Tensor& dinp) {
   const char* op = "upsample_nearest_backward";
-  check_defined(op, "dout", dout);
-  check_alike(op, dout, {{"dinp", &dinp}});
-  check_supported(OpId::UpsampleNearest, dout);
+  check_call(op, OpId::UpsampleNearest, "dout", dout, {{"dinp", &dinp}});
   check_shape(op, "dout", dout, upsample_out(op, p, dinp));
   return dout;
 }
