@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/ops.h"
 #include "kernels/runtime.h"
 
@@ -39,8 +40,10 @@ inline void check_ndim(const char* op, const char* name, const Tensor& t, int n)
 inline void check_scalar(const char* op, const char* name, const Tensor& t) { check_shape(op, name, t, {1}); }
 
 inline void check_supported(OpId op, const Tensor& ref) {
-  static const int threads_configured = num_threads();  // applies SPARSEAD_THREADS once
-  (void)threads_configured;
+  // Applies SPARSEAD_THREADS and SPARSEAD_ISA once, here in the caller's thread: a bad value
+  // raised inside a kernel's OpenMP region could only terminate the process.
+  static const bool configured = (num_threads(), cpu::cpu_isa(), true);
+  (void)configured;
   SAD_CHECK(supports_op(op, ref.device(), ref.dtype()), op_name(op), ": not supported on ", ref.device().str(), " for ",
             dtype_name(ref.dtype()));
 }

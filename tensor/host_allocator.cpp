@@ -1,14 +1,17 @@
 // The CPU backend's caching allocator (tensor/host_allocator.h).
 #include "tensor/host_allocator.h"
 
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "tensor/check.h"
+#include "tensor/text.h"
 
 namespace sad {
 
@@ -23,16 +26,7 @@ constexpr bool kSanitized = true;  // ASan must see every block's own lifetime
 constexpr bool kSanitized = false;
 #endif
 
-size_t cap_from_env() {
-  if (kSanitized) return 0;
-  const char* v = std::getenv("SPARSEAD_HOST_CACHE_MB");
-  if (!v || !*v) return size_t{2048} << 20;
-  char* end = nullptr;
-  const long long mb = std::strtoll(v, &end, 10);
-  SAD_CHECK(end && *end == '\0' && mb >= 0 && mb <= (1LL << 30),
-            "SPARSEAD_HOST_CACHE_MB: expected a number of MiB >= 0, got '", v, "'");
-  return static_cast<size_t>(mb) << 20;
-}
+size_t cap_from_env() { return kSanitized ? 0 : host_cache_cap_bytes(std::getenv("SPARSEAD_HOST_CACHE_MB")); }
 
 void* system_alloc(size_t bytes) {
   void* p = std::aligned_alloc(kAlign, bytes);
@@ -42,10 +36,8 @@ void* system_alloc(size_t bytes) {
 
 class CachingHostAllocator final : public Allocator {
  public:
-  CachingHostAllocator() : cap_(cap_from_env()) {}
-
   void* allocate(size_t nbytes) override {
-    if (cap_ == 0 || nbytes < kCacheMin) return system_alloc(nbytes == 0 ? kAlign : host_size_class(nbytes));
+    if (nbytes < kCacheMin || cap() == 0) return system_alloc(nbytes == 0 ? kAlign : host_size_class(nbytes));
     const size_t cls = host_size_class(nbytes);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -64,11 +56,11 @@ class CachingHostAllocator final : public Allocator {
 
   void deallocate(void* ptr, size_t nbytes) override {
     if (!ptr) return;
-    if (cap_ == 0 || nbytes < kCacheMin) return std::free(ptr);
+    if (nbytes < kCacheMin || cap() == 0) return std::free(ptr);
     const size_t cls = host_size_class(nbytes);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (cached_ + cls <= cap_) {
+      if (cached_ + cls <= cap()) {
         free_[cls].push_back(ptr);
         cached_ += cls;
         return;
@@ -86,12 +78,25 @@ class CachingHostAllocator final : public Allocator {
   }
 
   HostCacheStats stats() {
+    const size_t c = cap();
     std::lock_guard<std::mutex> lock(mu_);
-    return {cap_ > 0, cap_, cached_, hits_, misses_};
+    return {c > 0, c, cached_, hits_, misses_};
+  }
+
+  // SPARSEAD_HOST_CACHE_MB, read at the first large block rather than when the allocator is
+  // built (during static initialisation, where a bad value could only terminate): a bad value
+  // is then a sad::Error like any other, and is raised again until it is fixed.
+  size_t cap() {
+    int64_t c = cap_.load(std::memory_order_relaxed);
+    if (c < 0) {
+      c = static_cast<int64_t>(cap_from_env());
+      cap_.store(c, std::memory_order_relaxed);
+    }
+    return static_cast<size_t>(c);
   }
 
  private:
-  const size_t cap_;
+  std::atomic<int64_t> cap_{-1};  // -1: not read yet
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> free_;  // size class -> free blocks, last freed last
   size_t cached_ = 0;
@@ -106,6 +111,14 @@ CachingHostAllocator& the_allocator() {
 }
 
 }  // namespace
+
+size_t host_cache_cap_bytes(const char* value) {
+  if (!value || !*value) return size_t{2048} << 20;
+  const std::optional<int64_t> mb = parse_int64(value);
+  SAD_CHECK(mb && *mb >= 0 && *mb <= (int64_t{1} << 30), "SPARSEAD_HOST_CACHE_MB='", value,
+            "' is not a number of MiB in [0, 2^30]");
+  return static_cast<size_t>(*mb) << 20;
+}
 
 size_t host_size_class(size_t nbytes) {
   if (nbytes < kCacheMin) return (nbytes + kAlign - 1) / kAlign * kAlign;

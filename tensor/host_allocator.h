@@ -36,6 +36,10 @@ HostCacheStats host_cache_stats();
 // Returns every cached block to the system (e.g. between phases that use other sizes).
 void host_cache_release();
 
+// The cap that a value of SPARSEAD_HOST_CACHE_MB gives, in bytes (null or empty: the
+// default, 2048 MiB); anything but a whole number of MiB in [0, 2^30] is a sad::Error.
+size_t host_cache_cap_bytes(const char* value);
+
 // The size class a large request is rounded up to (exposed for the tests).
 size_t host_size_class(size_t nbytes);
 

@@ -202,7 +202,8 @@ TEST_CASE("op table: the CPU float32 forward and backward match the float64 refe
 // Every instruction-set path of kernels/cpu/isa.h against the portable one: the same bits,
 // forward and backward, in float32 and float64.
 TEST_CASE("op table: every instruction-set path gives the portable path's bits") {
-  const cpu::Isa saved = cpu::cpu_isa(), best = cpu::best_cpu_isa();
+  const cpu::Isa best = cpu::best_cpu_isa();
+  const cpu::ScopedIsa restore(cpu::cpu_isa());  // whatever the test sets, the path before comes back
   const std::string paths = std::string("instruction-set paths on this CPU: portable up to ") + cpu::isa_name(best);
   MESSAGE(paths);
   for_each_case([&](const OpEntry&, const OpCase& c, const std::string& name) {
@@ -221,7 +222,6 @@ TEST_CASE("op table: every instruction-set path gives the portable path's bits")
       }
     }
   });
-  cpu::set_cpu_isa(saved);
 }
 
 TEST_CASE("op table: gradients match finite differences in float64") {

@@ -171,3 +171,12 @@ TEST_CASE("host allocator: a freed large block is handed out again - and never p
   host_cache_release();
   CHECK(host_cache_stats().cached_bytes == 0);
 }
+
+TEST_CASE("host allocator: SPARSEAD_HOST_CACHE_MB is a whole number of MiB or a named error") {
+  CHECK(host_cache_cap_bytes(nullptr) == size_t{2048} << 20);
+  CHECK(host_cache_cap_bytes("") == size_t{2048} << 20);
+  CHECK(host_cache_cap_bytes("0") == 0);
+  CHECK(host_cache_cap_bytes("16") == size_t{16} << 20);
+  for (const char* bad : {"abc", "-1", "12x", " 5", "1e3", "2000000000"})
+    CHECK_THROWS_WITH_AS(host_cache_cap_bytes(bad), doctest::Contains("SPARSEAD_HOST_CACHE_MB='"), Error);
+}

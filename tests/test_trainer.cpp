@@ -100,14 +100,14 @@ TEST_CASE("trainer: the same seed gives the same model bit for bit") {
 TEST_CASE("trainer: the portable and the widest instruction-set path give the same model bit for bit") {
   test::TempDir tmp("trainer-isa");
   std::string ds = make_tiny_dataset(tmp.path().string());
-  const cpu::Isa saved = cpu::cpu_isa(), best = cpu::best_cpu_isa();
+  const cpu::Isa best = cpu::best_cpu_isa();
+  const cpu::ScopedIsa restore(cpu::cpu_isa());  // whatever the test sets, the path before comes back
   const std::string paths = std::string("instruction-set paths compared: portable and ") + cpu::isa_name(best);
   MESSAGE(paths);
   cpu::set_cpu_isa(cpu::Isa::Portable);
   run(ds, tmp.path().string() + "/portable", "sparse-kl");
   cpu::set_cpu_isa(best);
   run(ds, tmp.path().string() + "/best", "sparse-kl");
-  cpu::set_cpu_isa(saved);
   CHECK(test::read_bytes(tmp.path().string() + "/portable/model.safetensors") ==
         test::read_bytes(tmp.path().string() + "/best/model.safetensors"));
 }

@@ -25,6 +25,18 @@ Isa best_cpu_isa();         // what this CPU supports (and this compiler can tar
 Isa cpu_isa();              // the path in use: SPARSEAD_ISA if set (checked once), else the best
 void set_cpu_isa(Isa isa);  // tests and benchmarks; an ISA the CPU lacks is an error
 
+// Sets the path for a scope and restores the one before when the scope ends.
+class ScopedIsa {
+ public:
+  explicit ScopedIsa(Isa isa) : saved_(cpu_isa()) { set_cpu_isa(isa); }
+  ~ScopedIsa() { set_cpu_isa(saved_); }
+  ScopedIsa(const ScopedIsa&) = delete;
+  ScopedIsa& operator=(const ScopedIsa&) = delete;
+
+ private:
+  Isa saved_;
+};
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SPARSEAD_ISA_X86 1
 template <typename F>
