@@ -46,6 +46,7 @@ const std::vector<Field>& fields() {
       {"l_adv", &Config::l_adv},
       {"lr_g", &Config::lr_g},
       {"lr_d", &Config::lr_d},
+      {"ema_g", &Config::ema_g},
       {"gan_beta1", &Config::gan_beta1},
       {"gan_beta2", &Config::gan_beta2},
       {"rho", &Config::rho},
@@ -199,6 +200,7 @@ void Config::validate() const {
             "tile_stride must lie in [1, image_size] (0: image_size / 2), got ", tile_stride);
   SAD_CHECK(label_contrast >= 0 && label_contrast <= 1000, "label_contrast must lie in [0, 1000], got ",
             label_contrast);
+  SAD_CHECK(ema_g >= 0 && ema_g < 1, "ema_g must lie in [0, 1) (0: off), got ", ema_g);
   SAD_CHECK(val_crops >= 1 && val_crops <= 64, "val_crops must lie in [1, 64], got ", val_crops);
   SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
   SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",

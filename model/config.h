@@ -123,6 +123,10 @@ struct Config {
   // ---- phase 1: G and D ----
   double l_mse = 1.0, l_ssim = 1.0, l_adv = 0.05;
   double lr_g = 2e-4, lr_d = 2e-4, gan_beta1 = 0.5, gan_beta2 = 0.999;
+  // A lever (0: off, METHOD.md): G's weights as an exponential moving average over phase 1,
+  // decay min(ema_g, (1 + t) / (10 + t)) at G's step t; the average replaces G's weights at
+  // the end of phase 1 (BN running statistics stay the trained G's). Typical: 0.999.
+  double ema_g = 0;
   // ---- phase 2: S ----
   double rho = 0.03, beta_kl = 1.0, lambda_fit = 1.0;
   bool weak_labels = true;

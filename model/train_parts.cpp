@@ -8,6 +8,35 @@
 
 namespace sad {
 
+Optimised::Optimised(Module& m, const AdamConfig& cfg) {
+  arena = std::make_unique<ParameterArena>(m.parameters());
+  adam = std::make_unique<Adam>(*arena, cfg);
+}
+
+void PlainProgress::line(const std::string& text) {
+  std::printf("%s\n", text.c_str());
+  std::fflush(stdout);
+}
+
+double ema_decay(double decay, int64_t t) {
+  const double td = static_cast<double>(t);
+  return std::min(decay, (1.0 + td) / (10.0 + td));
+}
+
+void Optimised::update_ema(double decay) {
+  SAD_CHECK(ema.defined(), "trainer: update_ema without start_ema");
+  const double d = ema_decay(decay, adam->steps());
+  // Two in-place passes, d ema then + (1 - d) w: deterministic, and the same on every device.
+  ops::axpy(static_cast<float>(d - 1.0), ema, ema);
+  ops::axpy(static_cast<float>(1.0 - d), arena->data(), ema);
+}
+
+void Optimised::adopt_ema() {
+  SAD_CHECK(ema.defined(), "trainer: adopt_ema without start_ema");
+  arena->data().copy_from(ema);
+  ema = Tensor();
+}
+
 std::string PeriodSums::str() const {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g %.17g %.17g %.17g %lld", d, g, mse, ssim, adv, s,

@@ -1,13 +1,47 @@
-// The trainer's small parts, kept out of model/trainer.cpp: the loss sums a checkpoint
-// carries between log rows, a phase's plan of steps, and the reconstruction sample image.
+// The trainer's small parts, kept out of model/trainer.cpp: a network's optimisation state
+// (arena, Adam, the weight average), the loss sums a checkpoint carries between log rows, a
+// phase's plan of steps, and the reconstruction sample image.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "layers/module.h"
+#include "layers/optim.h"
+#include "model/trainer.h"
 #include "tensor/tensor.h"
 
 namespace sad {
+
+// Everything a network's optimisation needs: its parameters in one arena, Adam over the arena,
+// and, when asked for (config ema_g), an exponential moving average of the weights.
+struct Optimised {
+  std::unique_ptr<ParameterArena> arena;
+  std::unique_ptr<Adam> adam;
+  Tensor ema;  // (arena total), on the arena's device; undefined when there is no average
+
+  Optimised(Module& m, const AdamConfig& cfg);
+  // The average starts at the current weights.
+  void start_ema() { ema = arena->data().clone(); }
+  // After an Adam step: ema = d ema + (1 - d) w with d = ema_decay(decay, Adam's step count).
+  void update_ema(double decay);
+  // The average becomes the weights and is dropped (BN running statistics are buffers, not
+  // parameters: they stay the trained network's).
+  void adopt_ema();
+};
+// Lines to stdout, no bar: the trainer's voice when the caller gives no progress sink.
+class PlainProgress final : public TrainProgress {
+ public:
+  void start(const std::string&, int64_t, const std::string&) override {}
+  void advance(int64_t, const std::string&) override {}
+  void finish() override {}
+  void line(const std::string& text) override;
+};
+
+// The decay at step t (from 1): min(decay, (1 + t) / (10 + t)), so the first steps, which
+// move the weights most, are not held back by the random initialisation.
+double ema_decay(double decay, int64_t t);
 
 // Loss sums since the last log row: stored in a checkpoint taken between rows, so that the
 // resumed row logs the same averages as an uninterrupted run.

@@ -52,28 +52,6 @@ struct TrainBatch {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Everything a phase's optimisation needs.
-struct Optimised {
-  std::unique_ptr<ParameterArena> arena;
-  std::unique_ptr<Adam> adam;
-  Optimised(Module& m, const AdamConfig& cfg) {
-    arena = std::make_unique<ParameterArena>(m.parameters());
-    adam = std::make_unique<Adam>(*arena, cfg);
-  }
-};
-
-// Lines to stdout, no bar: the trainer's voice when the caller gives no progress sink.
-class PlainProgress final : public TrainProgress {
- public:
-  void start(const std::string&, int64_t, const std::string&) override {}
-  void advance(int64_t, const std::string&) override {}
-  void finish() override {}
-  void line(const std::string& text) override {
-    std::printf("%s\n", text.c_str());
-    std::fflush(stdout);
-  }
-};
-
 const char* kLogHeader =
     "phase,step,epoch,loss_d,loss_g,mse,ssim,adv,loss_s,val_image_auroc,val_image_auroc_se,images_per_s";
 
@@ -223,6 +201,7 @@ void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch
   if (phase == kPhaseGan) {
     GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.clean.to(dev),
                                batch.input.to(dev), gan_loss_weights(cfg_), where);
+    if (opt_g_->ema.defined()) opt_g_->update_ema(cfg_.ema_g);
     e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv;
   } else {
     const SegLossSettings st = seg_loss_settings(cfg_);
@@ -292,6 +271,9 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
   const int64_t epoch = (step - 1) / plan.per_epoch + 1;  // the epoch this row ends in, from 1
   char row[320], line[320];
   if (phase == kPhaseGan) {
+    // ema_g: G's average takes over at the phase's last step, before its samples and the
+    // checkpoint that closes phase 1 (so phase 2, a resume and --init-generator all see it).
+    if (step == plan.total && opt_g_->ema.defined()) opt_g_->adopt_ema();
     std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,,%.2f", static_cast<long long>(step),
                   static_cast<long long>(epoch), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
     std::snprintf(line, sizeof line,
@@ -370,6 +352,7 @@ void Trainer::save_checkpoint(int64_t phase, int64_t step) const {
   add_opt("g", opt_g_);
   add_opt("d", opt_d_);
   add_opt("s", opt_s_);
+  if (opt_g_ && opt_g_->ema.defined()) t.emplace_back("ema.g", opt_g_->ema);
   std::string log;
   for (const auto& r : log_rows_) log += r + "\n";
   const bool phase1_done = phase == kPhaseSeg || step >= plan_gan_.total;
@@ -428,6 +411,15 @@ void Trainer::load_checkpoint(int64_t& phase, int64_t& step) {
   load_opt("g", opt_g_, "steps.g");
   load_opt("d", opt_d_, "steps.d");
   load_opt("s", opt_s_, "steps.s");
+  if (opt_g_ && opt_g_->ema.defined()) {
+    // Phase 1 unfinished: the average goes on; once phase 1 is done G holds it already.
+    if (meta_int(f, "phase1_done", p) == 0) {
+      SAD_CHECK(by.count("ema.g"), p, ": checkpoint has no 'ema.g' (G's weight average, config ema_g)");
+      opt_g_->ema.copy_from(by["ema.g"].to(opt_g_->ema.device()));
+    } else {
+      opt_g_->ema = Tensor();
+    }
+  }
   phase = meta_int(f, "phase", p);
   SAD_CHECK(phase == kPhaseGan || phase == kPhaseSeg, p, ": checkpoint phase ", phase, " is not 1 or 2");
   step = meta_int(f, "step", p);
@@ -554,6 +546,7 @@ TrainResult Trainer::run() {
   plan_seg_ = make_plan(cfg_.planned_steps_seg(per_epoch), per_epoch, cfg_.epochs_seg >= 0);
   result_.steps_gan = plan_gan_.total;
   result_.steps_seg = plan_seg_.total;
+  if (cfg_.ema_g > 0 && !skip_gan && plan_gan_.total > 0) opt_g_->start_ema();
 
   int64_t phase = kPhaseGan, step = 0;
   if (opt_.resume)
