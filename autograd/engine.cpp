@@ -178,7 +178,7 @@ int Variable::output_nr() const { return impl_ ? impl_->output_nr : 0; }
 void Variable::backward() const {
   SAD_CHECK(defined() && data().numel() == 1, "backward() without a seed gradient needs a one-element output, got ",
             defined() ? data().str() : std::string("undefined"));
-  run_backward(*this, Tensor::full(data().shape(), 1.0, data().dtype(), data().device()));
+  run_backward(*this, ops::full(data().shape(), 1.0f, data().dtype(), data().device()));
 }
 
 void Variable::backward(const Tensor& seed) const { run_backward(*this, seed); }

@@ -40,7 +40,7 @@ class LinearNode final : public Node {
     if (dx.defined()) ops::gemm({}, dy, w, dx);
     if (dw.defined()) ops::gemm({.trans_a = true}, dy, x, dw);
     if (has_bias && detail::wants_grad(*this, 2)) {
-      Tensor ones = Tensor::full({1, x.dim(0)}, 1.0, x.dtype(), x.device());
+      Tensor ones = ops::full({1, x.dim(0)}, 1.0f, x.dtype(), x.device());
       db = Tensor::empty({1, w.dim(0)}, w.dtype(), w.device());
       ops::gemm({}, ones, dy, db);
       db = db.reshape({w.dim(0)});
@@ -88,7 +88,7 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
     SAD_CHECK(bd.shape() == Shape{m}, "linear: bias ", shape_str(bd.shape()), " does not match weight ",
               shape_str(wd.shape()), " (expected (", m, "))");
     // y = ones (N, 1) @ b (1, M): every row starts as the bias.
-    Tensor ones = Tensor::full({n_rows, 1}, 1.0, xd.dtype(), xd.device());
+    Tensor ones = ops::full({n_rows, 1}, 1.0f, xd.dtype(), xd.device());
     ops::gemm({}, ones, bd.reshape({1, m}), y);
     beta = 1.0f;
   }

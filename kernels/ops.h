@@ -45,7 +45,8 @@ namespace sad::ops {
   X(KlSparsity, "kl_sparsity")           \
   X(Adam, "adam")                        \
   X(Axpy, "axpy")                        \
-  X(Fill, "fill")
+  X(Fill, "fill")                        \
+  X(FlagNonfinite, "flag_nonfinite")
 
 enum class OpId : int {
 #define SAD_OP_ID(id, name) id,
@@ -356,17 +357,31 @@ struct AdamParams {
   double weight_decay = 0.0;  // L2 added to the gradient, PyTorch's Adam convention
   int64_t step = 1;           // t, 1-based, for bias correction
 };
-// param, grad, m and v have one shape.
-#define SAD_ADAM_ENTRIES(X) \
-  X(adam_step, (const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v), (p, param, grad, m, v))
+// param, grad, m and v have one shape. skip: undefined, or a one-element tensor on param's
+// device (flag_nonfinite's flag): when it holds a non-zero value the step changes nothing.
+// The device reads it, so a guarded step never waits on the host.
+#define SAD_ADAM_ENTRIES(X)                                                                                        \
+  X(adam_step, (const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& skip), \
+    (p, param, grad, m, v, skip))
 SAD_ADAM_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- small utilities ------------------------------------------------------------------
-// axpy: y += alpha x (same shapes); fill: every element of t = value.
+// axpy: y += alpha x (same shapes); fill: every element of t = value; flag_nonfinite:
+// flag (one element, x's device and dtype) = 1 when any element of x is NaN or infinite,
+// else left as it was (a sticky flag: it is never cleared here).
 #define SAD_FILL_ENTRIES(X)                                         \
   X(axpy, (float alpha, const Tensor& x, Tensor& y), (alpha, x, y)) \
-  X(fill, (Tensor & t, float value), (t, value))
+  X(fill, (Tensor & t, float value), (t, value))                    \
+  X(flag_nonfinite, (const Tensor& x, Tensor& flag), (x, flag))
 SAD_FILL_ENTRIES(SAD_DECLARE_ENTRY)
+
+// A new tensor filled with value by the fill op: on a GPU one kernel, where Tensor::full
+// would copy a host buffer and wait for the device.
+inline Tensor full(const Shape& shape, float value, DType dtype, Device device) {
+  Tensor t = Tensor::empty(shape, dtype, device);
+  fill(t, value);
+  return t;
+}
 
 // ---- Every entry point, for the code generated from them: the backends' declarations ------
 // ---- (kernels/cpu/cpu_ops.h, kernels/cuda/cuda_ops.h) and the entry points themselves -----

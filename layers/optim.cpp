@@ -41,7 +41,7 @@ Adam::Adam(ParameterArena& arena, const AdamConfig& cfg)
 void Adam::step() {
   ++step_;
   ops::adam_step({cfg_.lr, cfg_.beta1, cfg_.beta2, cfg_.eps, cfg_.weight_decay, step_}, arena_.data(), arena_.grad(),
-                 m_, v_);
+                 m_, v_, skip_);
 }
 
 }  // namespace sad

@@ -43,6 +43,9 @@ class Adam {
  public:
   Adam(ParameterArena& arena, const AdamConfig& cfg);
   void step();  // one fused update of the whole arena
+  // A one-element tensor on the arena's device (ops::flag_nonfinite's flag): while it holds a
+  // non-zero value, step() changes nothing. The device reads it: no host wait. Undefined: off.
+  void set_skip_flag(const Tensor& flag) { skip_ = flag; }
   void zero_grad() { arena_.zero_grad(); }
 
   // Optimizer state, for checkpoints.
@@ -56,6 +59,7 @@ class Adam {
   ParameterArena& arena_;
   AdamConfig cfg_;
   Tensor m_, v_;
+  Tensor skip_;
   int64_t step_ = 0;
 };
 

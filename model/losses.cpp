@@ -19,18 +19,18 @@ GeneratorLoss generator_loss(const Variable& x_hat, const Variable& x, const Var
                              const GanLossWeights& w) {
   Variable mse = mse_loss(x_hat, x);
   Variable s = ssim(x_hat, x, ssim_loss_params());
-  Variable adv = bce_with_logits(
-      d_fake_logits, Tensor::full(d_fake_logits.shape(), 1.0, d_fake_logits.dtype(), d_fake_logits.device()));
+  Variable adv = bce_with_logits(d_fake_logits,
+                                 ops::full(d_fake_logits.shape(), 1.0f, d_fake_logits.dtype(), d_fake_logits.device()));
   // l_mse MSE + l_ssim (1 - SSIM) + l_adv BCE, as one scalar graph.
   Variable total = add(add(affine(mse, w.l_mse, 0.0f), affine(s, -w.l_ssim, w.l_ssim)), affine(adv, w.l_adv, 0.0f));
-  return {total, mse.data().item(), s.data().item(), adv.data().item()};
+  return {total, mse.data(), s.data(), adv.data()};
 }
 
 Variable discriminator_loss(const Variable& d_real_logits, const Variable& d_fake_logits) {
   const Tensor& r = d_real_logits.data();
-  Variable real = bce_with_logits(d_real_logits, Tensor::full(r.shape(), 1.0, r.dtype(), r.device()));
+  Variable real = bce_with_logits(d_real_logits, ops::full(r.shape(), 1.0f, r.dtype(), r.device()));
   const Tensor& f = d_fake_logits.data();
-  Variable fake = bce_with_logits(d_fake_logits, Tensor::full(f.shape(), 0.0, f.dtype(), f.device()));
+  Variable fake = bce_with_logits(d_fake_logits, ops::full(f.shape(), 0.0f, f.dtype(), f.device()));
   return add(real, fake);
 }
 

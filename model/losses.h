@@ -23,9 +23,11 @@ ops::SsimParams ssim_map_params();
 
 // L_G = l_mse MSE(x^, x) + l_ssim (1 - SSIM(x^, x)) + l_adv BCEwithLogits(D(x^), 1).
 // d_fake_logits = D(x^) with x^ attached to G's graph. Parts are returned for logging.
+// L_G and its parts, all one-element tensors on the networks' device (nothing is read by
+// the host here): mse, ssim (the SSIM itself, not 1 - SSIM) and adv are detached values.
 struct GeneratorLoss {
   Variable total;
-  double mse = 0, ssim = 0, adv = 0;
+  Tensor mse, ssim, adv;
 };
 GeneratorLoss generator_loss(const Variable& x_hat, const Variable& x, const Variable& d_fake_logits,
                              const GanLossWeights& w);

@@ -1,6 +1,7 @@
 #include "model/train_parts.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -37,11 +38,53 @@ void Optimised::adopt_ema() {
   ema = Tensor();
 }
 
+void PendingLosses::reset(int64_t rows, int64_t width, DType dtype, Device device) {
+  rows_ = Tensor::empty({std::max<int64_t>(rows, 1), width}, dtype, device);
+  used_ = 0;
+}
+
+void PendingLosses::push(const Tensor& losses) {
+  SAD_CHECK(rows_.defined() && losses.numel() == rows_.dim(1), "trainer: ", losses.numel(), " losses for rows of ",
+            rows_.defined() ? rows_.dim(1) : 0);
+  SAD_CHECK(used_ < rows_.dim(0), "trainer: more steps than a log period holds (", rows_.dim(0), ")");
+  rows_.slice0(used_, used_ + 1).copy_from(losses.reshape({1, rows_.dim(1)}));
+  ++used_;
+}
+
+std::vector<std::vector<double>> PendingLosses::take() {
+  std::vector<std::vector<double>> out;
+  if (used_ == 0) return out;
+  const int64_t w = rows_.dim(1);
+  const std::vector<double> v = rows_.slice0(0, used_).to_vector_f64();  // the one host read
+  for (int64_t i = 0; i < used_; ++i)
+    out.emplace_back(v.begin() + static_cast<std::ptrdiff_t>(i * w),
+                     v.begin() + static_cast<std::ptrdiff_t>((i + 1) * w));
+  used_ = 0;
+  return out;
+}
+
 std::string PeriodSums::str() const {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g %.17g %.17g %.17g %lld", d, g, mse, ssim, adv, s,
                 static_cast<long long>(steps));
   return buf;
+}
+
+void PeriodSums::add_rows(const std::vector<std::vector<double>>& rows, bool gan, int64_t next_step,
+                          int64_t per_epoch) {
+  static constexpr const char* kNames[] = {"L_D", "L_G"};
+  int64_t step = next_step - static_cast<int64_t>(rows.size());
+  for (const std::vector<double>& v : rows) {
+    ++step;
+    SAD_CHECK(v.size() == (gan ? 5u : 1u), "trainer: a loss row of ", v.size(), " values");
+    for (size_t k = 0; k < (gan ? 2u : 1u); ++k)
+      SAD_CHECK(std::isfinite(v[k]), "training diverged: ", gan ? kNames[k] : "L_S", " is ", v[k], " at epoch ",
+                (step - 1) / std::max<int64_t>(per_epoch, 1), ", step ", step, " (try a lower learning rate)");
+    if (gan)
+      d += v[0], g += v[1], mse += v[2], ssim += v[3], adv += v[4];
+    else
+      s += v[0];
+  }
 }
 
 PeriodSums PeriodSums::parse(const std::string& text, const std::string& source) {

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "layers/module.h"
 #include "layers/optim.h"
@@ -30,6 +32,14 @@ struct Optimised {
   // parameters: they stay the trained network's).
   void adopt_ema();
 };
+// printf-style formatting into a std::string, for progress and log lines.
+template <typename... A>
+std::string line_text(const char* fmt, A... args) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, fmt, args...);
+  return buf;
+}
+
 // Lines to stdout, no bar: the trainer's voice when the caller gives no progress sink.
 class PlainProgress final : public TrainProgress {
  public:
@@ -43,12 +53,32 @@ class PlainProgress final : public TrainProgress {
 // move the weights most, are not held back by the random initialisation.
 double ema_decay(double decay, int64_t t);
 
+// The losses of the steps since the last read, kept on the networks' device so that a step
+// never waits on the host: push() copies a step's (width) losses into the next row on the
+// device; take() reads every pending row in one copy, in step order, and empties the buffer.
+class PendingLosses {
+ public:
+  void reset(int64_t rows, int64_t width, DType dtype, Device device);
+  void push(const Tensor& losses);
+  std::vector<std::vector<double>> take();
+  int64_t size() const { return used_; }
+
+ private:
+  Tensor rows_;  // (rows, width)
+  int64_t used_ = 0;
+};
+
 // Loss sums since the last log row: stored in a checkpoint taken between rows, so that the
 // resumed row logs the same averages as an uninterrupted run.
 struct PeriodSums {
   double d = 0, g = 0, mse = 0, ssim = 0, adv = 0, s = 0;
   int64_t steps = 0;
 
+  // PendingLosses rows of the steps up to next_step (1-based steps next_step - n + 1 ..
+  // next_step), added in step order as the steps would have added them one by one; the first
+  // non-finite L_D or L_G (gan) or L_S fails the run naming it, its epoch (0-based, as in
+  // StepPlace) and step: the step guard has kept it from the weights.
+  void add_rows(const std::vector<std::vector<double>>& rows, bool gan, int64_t next_step, int64_t per_epoch);
   std::string str() const;  // every double to 17 digits: parse(str()) gives the same sums
   static PeriodSums parse(const std::string& text, const std::string& source);  // source names the file
 };

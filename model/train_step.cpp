@@ -7,10 +7,31 @@ namespace sad {
 
 namespace {
 
-// Checked before backward, so a diverged loss never reaches the weights.
-void check_finite(double v, const char* what, StepPlace where) {
+// Before a loss's backward, so a diverged loss never reaches the weights: with a guard the
+// device raises its flag (the optimisers then skip), without one the host reads and throws.
+// Returns the value read (0 with a guard).
+double check_loss(const Variable& loss, const char* what, StepPlace where, const StepGuard* guard) {
+  if (guard) {
+    Tensor flag = guard->flag;
+    ops::flag_nonfinite(loss.data(), flag);
+    return 0;
+  }
+  const double v = loss.data().item();
   SAD_CHECK(std::isfinite(v), "training diverged: ", what, " is ", v, " at epoch ", where.epoch, ", step ", where.step,
             " (try a lower learning rate)");
+  return v;
+}
+
+// One-element tensors on one device into a (n) tensor there: device-side copies only.
+Tensor gather_scalars(std::initializer_list<Tensor> scalars) {
+  const Tensor& first = *scalars.begin();
+  Tensor out = Tensor::empty({static_cast<int64_t>(scalars.size())}, first.dtype(), first.device());
+  int64_t k = 0;
+  for (const Tensor& t : scalars) {
+    out.slice0(k, k + 1).copy_from(t.reshape({1}));
+    ++k;
+  }
+  return out;
 }
 
 }  // namespace
@@ -40,7 +61,7 @@ SegLossSettings seg_loss_settings(const Config& cfg) {
 
 GanStepResult gan_step(Generator& g, Discriminator& d, Adam& opt_g, Adam& opt_d, const Tensor& x_t,
                        const Tensor& x_tilde, const GanLossWeights& w, StepPlace where,
-                       const std::function<void()>& after_d_update) {
+                       const std::function<void()>& after_d_update, const StepGuard* guard) {
   g.train();
   d.train();
   Variable x(x_t);
@@ -53,25 +74,24 @@ GanStepResult gan_step(Generator& g, Discriminator& d, Adam& opt_g, Adam& opt_d,
   Variable d_real = d.forward(x);
   Variable d_fake = d.forward(xr.detach());
   Variable ld = discriminator_loss(d_real, d_fake);
-  res.loss_d = ld.data().item();
-  check_finite(res.loss_d, "L_D", where);
+  res.loss_d = check_loss(ld, "L_D", where, guard);
   ld.backward();
   opt_d.step();
   if (after_d_update) after_d_update();
   // G: reconstruction + SSIM + adversarial, against the updated D.
   opt_g.zero_grad();
   GeneratorLoss lg = generator_loss(xr, x, d.forward(xr), w);
-  res.loss_g = lg.total.data().item();
-  check_finite(res.loss_g, "L_G", where);
+  res.loss_g = check_loss(lg.total, "L_G", where, guard);
   lg.total.backward();
   opt_g.step();
-  res.mse = lg.mse, res.ssim = lg.ssim, res.adv = lg.adv;
+  res.losses = gather_scalars({ld.data(), lg.total.data(), lg.mse, lg.ssim, lg.adv});
+  if (!guard) res.mse = lg.mse.item(), res.ssim = lg.ssim.item(), res.adv = lg.adv.item();
   res.x_hat = xr.data();
   return res;
 }
 
 SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSettings& st, const Tensor& x_tilde,
-                       const Tensor& mask, const Tensor& labels, StepPlace where) {
+                       const Tensor& mask, const Tensor& labels, StepPlace where, const StepGuard* guard) {
   g.eval();  // METHOD.md: G stays in eval mode (running BN statistics) in phase 2
   s.train();
   SegStepResult res;
@@ -89,10 +109,10 @@ SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSet
   opt_s.zero_grad();
   Variable logits = s.forward(Variable(x_tilde), Variable(res.x_hat));
   Variable loss = st.mask_supervised ? focal_loss(logits, mask, st.focal) : kl_sparsity(logits, res.residual, y, st.kl);
-  res.loss = loss.data().item();
-  check_finite(res.loss, "L_S", where);
+  res.loss = check_loss(loss, "L_S", where, guard);
   loss.backward();
   opt_s.step();
+  res.losses = gather_scalars({loss.data()});
   res.logits = logits.data();
   return res;
 }

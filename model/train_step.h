@@ -27,9 +27,23 @@ struct StepPlace {
   int64_t epoch = 0, step = 0;
 };
 
+// How a step meets a non-finite loss.
+// - No guard (nullptr: tests, tools): each loss is read by the host before its backward,
+//   and a non-finite one throws, naming the loss and the step; the result's doubles hold
+//   the losses.
+// - A guard (the trainer): `flag`, one element on the networks' device, given to the step's
+//   optimisers beforehand (Adam::set_skip_flag). Each loss raises it on the device when it is
+//   not finite (ops::flag_nonfinite) before its backward, so from that loss on no Adam step
+//   changes a weight, and the host reads nothing: the losses stay on the device in the
+//   result's `losses`, for the host to read when it logs. The doubles stay 0.
+struct StepGuard {
+  Tensor flag;
+};
+
 struct GanStepResult {
-  double loss_d = 0, loss_g = 0;      // L_D, L_G
-  double mse = 0, ssim = 0, adv = 0;  // L_G's parts
+  double loss_d = 0, loss_g = 0;      // L_D, L_G (without a guard)
+  double mse = 0, ssim = 0, adv = 0;  // L_G's parts (without a guard)
+  Tensor losses;                      // (5) on the device: L_D, L_G, mse, ssim, adv
   Tensor x_hat;                       // (B, C, S, S) G(x~), detached
 };
 
@@ -37,7 +51,8 @@ struct GanStepResult {
 // by tests) runs after D's Adam step and before G's loss, while D's arena holds the
 // gradients of L_D alone.
 GanStepResult gan_step(Generator& g, Discriminator& d, Adam& opt_g, Adam& opt_d, const Tensor& x, const Tensor& x_tilde,
-                       const GanLossWeights& w, StepPlace where = {}, const std::function<void()>& after_d_update = {});
+                       const GanLossWeights& w, StepPlace where = {}, const std::function<void()>& after_d_update = {},
+                       const StepGuard* guard = nullptr);
 
 // S's loss settings of a Config (mode, residual kind, kl_sparsity and focal parameters).
 struct SegLossSettings {
@@ -58,7 +73,8 @@ AdamConfig adam_config_d(const Config& cfg);
 AdamConfig adam_config_s(const Config& cfg);
 
 struct SegStepResult {
-  double loss = 0;                  // L_S
+  double loss = 0;                  // L_S (without a guard)
+  Tensor losses;                    // (1) on the device: L_S
   Tensor x_hat;                     // (B, C, S, S) G(x~) in eval mode
   Tensor residual;                  // (B, 1, S, S) r, batch-normalised
   Tensor logits;                    // (B, 1, S, S) S(x~, x^), detached
@@ -69,6 +85,7 @@ struct SegStepResult {
 // label_contrast (which turns it into one bit per image); labels (B) weak labels, read only
 // by sparse-kl.
 SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSettings& st, const Tensor& x_tilde,
-                       const Tensor& mask, const Tensor& labels, StepPlace where = {});
+                       const Tensor& mask, const Tensor& labels, StepPlace where = {},
+                       const StepGuard* guard = nullptr);
 
 }  // namespace sad

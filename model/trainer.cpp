@@ -101,6 +101,11 @@ class Trainer {
   TrainResult result_;
   bool interrupted_ = false;
   PeriodSums sums_;
+  // The step's guard (a device flag that makes every Adam skip once a loss is not finite) and
+  // the losses it has not read yet: the host reads them at log rows and checkpoints only.
+  StepGuard guard_;
+  PendingLosses pending_;
+  std::string row_losses_;      // the last log row's losses, for the progress bar
   std::string init_generator_;  // the --init-generator this run started from ("" when none)
 };
 
@@ -196,23 +201,22 @@ void Trainer::write_log() const {
 void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch, int64_t step) {
   const Device dev = model_.device();
   const TrainBatch batch(loaded);
-  PeriodSums& e = sums_;
   const StepPlace where{epoch, step + 1};
   if (phase == kPhaseGan) {
     GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.clean.to(dev),
-                               batch.input.to(dev), gan_loss_weights(cfg_), where);
+                               batch.input.to(dev), gan_loss_weights(cfg_), where, {}, &guard_);
     if (opt_g_->ema.defined()) opt_g_->update_ema(cfg_.ema_g);
-    e.d += r.loss_d, e.g += r.loss_g, e.mse += r.mse, e.ssim += r.ssim, e.adv += r.adv;
+    pending_.push(r.losses);
   } else {
     const SegLossSettings st = seg_loss_settings(cfg_);
     // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.
     const Tensor masks = st.needs_mask() ? batch.mask.to(dev) : Tensor();
     SegStepResult r = seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.input.to(dev), masks,
-                               batch.labels.to(dev), where);
-    e.s += r.loss;
+                               batch.labels.to(dev), where, &guard_);
+    pending_.push(r.losses);
     contrast_perturbed_ += r.perturbed, contrast_kept_ += r.kept;
   }
-  ++e.steps;
+  ++sums_.steps;
 }
 
 void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
@@ -225,6 +229,8 @@ void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
                             .background = true});
   progress_->start(phase == kPhaseGan ? "phase 1 (G, D)" : "phase 2 (S)", plan.total, "step");
   progress_->advance(step, "");
+  pending_.reset(plan.log_every, phase == kPhaseGan ? 5 : 1, DType::F32, model_.device());
+  row_losses_.clear();
   Clock::time_point period_start = Clock::now();
   int64_t period_images = 0;
   while (step < plan.total) {
@@ -236,19 +242,14 @@ void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
       train_step(phase, *batch, epoch, step);
       ++step;
       period_images += static_cast<int64_t>(batch->indices.size());
-      char st[96];
-      const double k = static_cast<double>(std::max<int64_t>(sums_.steps, 1));
-      if (phase == kPhaseGan)
-        std::snprintf(st, sizeof st, "L_D %.4f L_G %.4f", sums_.d / k, sums_.g / k);
-      else
-        std::snprintf(st, sizeof st, "L_S %.4f", sums_.s / k);
-      progress_->advance(1, st);
+      progress_->advance(1, row_losses_);  // the last row's losses: a step reads none
       if (step % plan.log_every == 0 || step == plan.total) {
         end_row(phase, step, plan, seconds_since(period_start), period_images);
         period_start = Clock::now();
         period_images = 0;
         if (stopping()) break;
       } else if (stopping()) {
+        sums_.add_rows(pending_.take(), phase == kPhaseGan, step, plan.per_epoch);  // the host's read
         save_checkpoint(phase, step);
         break;
       }
@@ -265,6 +266,7 @@ void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
 void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double period_seconds,
                       int64_t period_images) {
   (phase == kPhaseGan ? result_.seconds_gan : result_.seconds_seg) += period_seconds;
+  sums_.add_rows(pending_.take(), phase == kPhaseGan, step, plan.per_epoch);  // the period's one host read
   const PeriodSums& e = sums_;
   const double k = static_cast<double>(std::max<int64_t>(e.steps, 1));
   const double rate = period_seconds > 0 ? static_cast<double>(period_images) / period_seconds : 0.0;
@@ -280,6 +282,7 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
                   "phase 1 step %lld/%lld (epoch %lld): L_D %.4f L_G %.4f (mse %.4f ssim %.4f adv %.4f) %.1f img/s",
                   static_cast<long long>(step), static_cast<long long>(plan.total), static_cast<long long>(epoch),
                   e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
+    row_losses_ = line_text("L_D %.4f L_G %.4f", e.d / k, e.g / k);
     save_samples(step);
   } else {
     const int64_t row_index = (step + plan.log_every - 1) / plan.log_every;
@@ -308,6 +311,7 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
     std::snprintf(line, sizeof line, "phase 2 step %lld/%lld (epoch %lld): L_S %.4f%s, %.1f img/s",
                   static_cast<long long>(step), static_cast<long long>(plan.total), static_cast<long long>(epoch),
                   e.s / k, val_text.c_str(), rate);
+    row_losses_ = line_text("L_S %.4f", e.s / k);
   }
   log_rows_.push_back(row);
   sums_ = {};
@@ -539,6 +543,9 @@ TrainResult Trainer::run() {
   opt_g_ = std::make_unique<Optimised>(model_.generator(), adam_config_g(cfg_));
   opt_d_ = std::make_unique<Optimised>(*d_, adam_config_d(cfg_));
   if (model_.segmenter()) opt_s_ = std::make_unique<Optimised>(*model_.segmenter(), adam_config_s(cfg_));
+  guard_.flag = Tensor::zeros({1}, DType::F32, opt_.device);
+  for (Optimised* o : {opt_g_.get(), opt_d_.get(), opt_s_.get()})
+    if (o) o->adam->set_skip_flag(guard_.flag);
 
   const int64_t n = static_cast<int64_t>(train_images_.size());
   const int64_t per_epoch = n > cfg_.batch ? n / cfg_.batch : 1;  // drop_last when more than a batch

@@ -4,6 +4,7 @@
 #include "op_table.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "autograd/functions.h"
 
@@ -281,7 +282,7 @@ std::vector<OpCase> adam_cases() {
                  {false, false, false, false},
                  [p](const V& v) {
                    Tensor param = v[0].data().clone(), m = v[2].data().clone(), var = v[3].data().clone();
-                   ops::adam_step(p, param, v[1].data(), m, var);
+                   ops::adam_step(p, param, v[1].data(), m, var, Tensor());
                    return V{Variable(param), Variable(m), Variable(var)};
                  }});
   }
@@ -312,6 +313,26 @@ std::vector<OpCase> fill_cases() {
            {0, 0}}};
 }
 
+// The flag starts clear; one case holds an infinity (the flag must rise), one is finite.
+std::vector<OpCase> flag_nonfinite_cases() {
+  std::vector<OpCase> c;
+  for (bool bad : {false, true}) {
+    Tensor x = exact({3, 7}, 331);
+    if (bad) x.data<double>()[17] = std::numeric_limits<double>::infinity();
+    c.push_back({std::string(bad ? "one infinity in (3,7)" : "finite (3,7)"),
+                 {x},
+                 {false},
+                 [](const V& v) {
+                   Tensor flag = like(v[0], {1});
+                   ops::fill(flag, 0.0f);
+                   ops::flag_nonfinite(v[0].data(), flag);
+                   return V{Variable(flag)};
+                 },
+                 {0, 0}});
+  }
+  return c;
+}
+
 }  // namespace
 
 const std::vector<OpEntry>& op_table() {
@@ -337,6 +358,7 @@ const std::vector<OpEntry>& op_table() {
       {OpId::Adam, adam_cases},
       {OpId::Axpy, axpy_cases},
       {OpId::Fill, fill_cases},
+      {OpId::FlagNonfinite, flag_nonfinite_cases},
   };
   return table;
 }

@@ -46,7 +46,7 @@ void run_three_steps(const ops::AdamParams& base, DType dtype, double atol, doub
     Tensor grad = random_tensor(shape, 310 + static_cast<uint64_t>(step), -2, 2, DType::F32).to(dtype);
     ops::AdamParams hp = base;
     hp.step = step;
-    ops::adam_step(hp, param, grad, m, v);
+    ops::adam_step(hp, param, grad, m, v, Tensor());
     reference_step(hp, ref, grad.to_vector_f64());
     std::string at = ctx + " step " + std::to_string(step);
     check_close(param.to_vector_f64(), ref.param, atol, rtol, at + " param");
@@ -64,7 +64,7 @@ TEST_CASE("adam_step: first step by hand (lr * sign(g)) and weight decay") {
   Tensor g = Tensor::from_vector_f64({0.5, -0.25, 2, -1}, {4});
   Tensor m = Tensor::zeros({4}, DType::F64), v = Tensor::zeros({4}, DType::F64);
   ops::AdamParams hp;  // lr 1e-3
-  ops::adam_step(hp, p, g, m, v);
+  ops::adam_step(hp, p, g, m, v, Tensor());
   check_close(p.to_vector_f64(), {0.999, -0.999, 0.499, 0.001}, 2e-10, 0, "param");
   // m = (1 - b1) g, v = (1 - b2) g^2 with b1, b2 exactly as given (double, like PyTorch's).
   const double b1 = 0.9, b2 = 0.999;
@@ -75,7 +75,7 @@ TEST_CASE("adam_step: first step by hand (lr * sign(g)) and weight decay") {
   Tensor p2 = Tensor::from_vector_f64({2}, {1}), g2 = Tensor::zeros({1}, DType::F64);
   Tensor m2 = Tensor::zeros({1}, DType::F64), v2 = Tensor::zeros({1}, DType::F64);
   hp.weight_decay = 0.1;
-  ops::adam_step(hp, p2, g2, m2, v2);
+  ops::adam_step(hp, p2, g2, m2, v2, Tensor());
   CHECK(std::abs(p2.item() - (2 - 1e-3)) < 2e-10);
   CHECK(std::abs(m2.item() - (1 - b1) * 2 * 0.1) < 1e-15);
 }
@@ -105,7 +105,7 @@ TEST_CASE("adam_step: same seed and steps give bit-identical parameters / any th
     for (int64_t step = 1; step <= 5; ++step) {
       hp.step = step;
       Tensor grad = random_tensor(shape, seed * 1000 + static_cast<uint64_t>(step), -1, 1, DType::F32);
-      ops::adam_step(hp, param, grad, m, v);
+      ops::adam_step(hp, param, grad, m, v, Tensor());
     }
     return param.to_vector();
   };
@@ -126,8 +126,8 @@ TEST_CASE("adam_step: step 0 and mismatched shapes throw") {
   Tensor p = Tensor::zeros({4}), g = Tensor::zeros({4}), m = Tensor::zeros({4}), v = Tensor::zeros({4});
   ops::AdamParams hp;
   hp.step = 0;  // no bias correction for step 0 (division by zero)
-  CHECK_THROWS_AS(ops::adam_step(hp, p, g, m, v), sad::Error);
+  CHECK_THROWS_AS(ops::adam_step(hp, p, g, m, v, Tensor()), sad::Error);
   hp.step = 1;
   Tensor g5 = Tensor::zeros({5});
-  CHECK_THROWS_AS(ops::adam_step(hp, p, g5, m, v), sad::Error);
+  CHECK_THROWS_AS(ops::adam_step(hp, p, g5, m, v, Tensor()), sad::Error);
 }

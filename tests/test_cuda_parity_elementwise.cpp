@@ -6,6 +6,7 @@
 // misaligned one (scalar path); gradients and reductions are also run twice and must
 // agree bit for bit. Skipped (reported as such) without a GPU.
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -236,8 +237,10 @@ TEST_CASE("cuda parity: adam_step / one fused update per step" * doctest::skip(!
         INFO(ctx);
         Tensor g = random_f32(s, seed + 10 + static_cast<uint64_t>(step));
         Tensor w_ref = f64(w.view()), m_ref = f64(m.view()), v_ref = f64(v.view());
-        ops::adam_step(p, w_ref, f64(g), m_ref, v_ref);
-        ops::adam_step(p, w.view(), cuda_input_at(g, lead), m.view(), v.view());
+        ops::adam_step(p, w_ref, f64(g), m_ref, v_ref, Tensor());
+        // A clear skip flag (flag_nonfinite's, read on the device) changes nothing.
+        ops::adam_step(p, w.view(), cuda_input_at(g, lead), m.view(), v.view(),
+                       Tensor::zeros({1}, DType::F32, cuda_device()));
         // Every element is computed in double on both sides and rounded once.
         check_parity(w.view(), w_ref, kRoundedOnce, ctx + ": param");
         check_parity(m.view(), m_ref, kRoundedOnce, ctx + ": m");
@@ -247,6 +250,34 @@ TEST_CASE("cuda parity: adam_step / one fused update per step" * doctest::skip(!
         v.check_guards(ctx + ": v");
       }
     }
+}
+
+TEST_CASE("cuda parity: flag_nonfinite sets the flag and a set flag makes adam_step a no-op" *
+          doctest::skip(!sad::cuda_available())) {
+  // Sizes on both sides of 2^20 with the bad value first, last and absent; the flag is sticky.
+  for (int64_t n : {int64_t{1}, int64_t{4099}, int64_t{(1 << 20) + 3}}) {
+    for (int where : {-1, 0, 1}) {
+      std::vector<float> x(static_cast<size_t>(n), 0.5f);
+      if (where == 0) x.front() = std::numeric_limits<float>::quiet_NaN();
+      if (where == 1) x.back() = -std::numeric_limits<float>::infinity();
+      Tensor xc = Tensor::from_vector(x, {n}).to(cuda_device()), xh = Tensor::from_vector(x, {n});
+      Tensor fc = Tensor::zeros({1}, DType::F32, cuda_device()), fh = Tensor::zeros({1});
+      ops::flag_nonfinite(xc, fc);
+      ops::flag_nonfinite(xh, fh);
+      const std::string ctx = "n " + std::to_string(n) + ", bad value " + std::to_string(where);
+      CHECK_MESSAGE(fc.item() == fh.item(), ctx);
+      CHECK_MESSAGE(fh.item() == (where < 0 ? 0.0 : 1.0), ctx);
+      ops::flag_nonfinite(Tensor::from_vector(std::vector<float>(3, 1.0f), {3}).to(cuda_device()), fc);
+      const std::string again = ctx + ": a finite tensor leaves the flag as it was";
+      CHECK_MESSAGE(fc.item() == fh.item(), again);
+    }
+  }
+  Tensor w = random_f32({1031}, 2500).to(cuda_device()), g = random_f32({1031}, 2501).to(cuda_device());
+  Tensor m = Tensor::zeros({1031}, DType::F32, cuda_device()), v = Tensor::zeros({1031}, DType::F32, cuda_device());
+  const std::vector<float> before = w.to_vector();
+  ops::adam_step(ops::AdamParams{}, w, g, m, v, Tensor::full({1}, 1.0, DType::F32, cuda_device()));
+  CHECK(w.to_vector() == before);
+  CHECK(m.to_vector() == std::vector<float>(1031, 0.0f));
 }
 
 TEST_SUITE_END();

@@ -3,6 +3,7 @@
 // modes METHOD.md asks for, and replays bit for bit from the same seed. (The golden tests
 // check the same steps' values against PyTorch; these check what they touch.)
 #include <cmath>
+#include <limits>
 
 #include "model/anomaly_model.h"
 #include "model/train_step.h"
@@ -90,6 +91,69 @@ TEST_CASE("training steps replay bit for bit from the same seed") {
   CHECK(a.seg(st).loss == b.seg(st).loss);
   CHECK(same(a.ag.data(), b.ag.data()));
   CHECK(same(a.as.data(), b.as.data()));
+}
+
+// ---- the step guard: a non-finite loss never reaches the weights ------------------------------
+
+namespace {
+// One NaN pixel. In phase 1 it goes into the clean image x (D's real input and L_G's target:
+// G's ReLUs would absorb it in x~); in phase 2 into x~, whose residual it spoils.
+Tensor with_nan(const Tensor& t) {
+  std::vector<float> v = t.to_vector();
+  v[5] = std::numeric_limits<float>::quiet_NaN();
+  return Tensor::from_vector(v, t.shape());
+}
+}  // namespace
+
+TEST_CASE("a step without a guard reads its losses and a non-finite one throws before any update") {
+  Nets n;
+  n.x = with_nan(n.x);
+  n.xt = with_nan(n.xt);
+  Tensor g0 = n.ag.data().clone(), d0 = n.ad.data().clone(), s0 = n.as.data().clone();
+  CHECK_THROWS_WITH_AS(gan_step(*n.g, *n.d, n.opt_g, n.opt_d, n.x, n.xt, gan_loss_weights(n.cfg), {2, 9}),
+                       doctest::Contains("training diverged: L_D is nan at epoch 2, step 9"), Error);
+  CHECK_THROWS_WITH_AS(n.seg(seg_loss_settings(n.cfg)), doctest::Contains("training diverged: L_S is"), Error);
+  CHECK(same(n.ag.data(), g0));
+  CHECK(same(n.ad.data(), d0));
+  CHECK(same(n.as.data(), s0));
+}
+
+TEST_CASE("a guarded step reads nothing: its losses stay on the device and a NaN raises the flag and skips Adam") {
+  // Finite: the guarded step's losses are the unguarded step's, and the flag stays clear.
+  Nets a, b;
+  StepGuard guard{Tensor::zeros({1})};
+  for (Adam* o : {&b.opt_g, &b.opt_d, &b.opt_s}) o->set_skip_flag(guard.flag);
+  GanStepResult ra = a.gan();
+  GanStepResult rb = gan_step(*b.g, *b.d, b.opt_g, b.opt_d, b.x, b.xt, gan_loss_weights(b.cfg), {}, {}, &guard);
+  CHECK(rb.loss_d == 0);  // nothing read on the host
+  REQUIRE(rb.losses.numel() == 5);
+  CHECK(rb.losses.to_vector_f64() == std::vector<double>{ra.loss_d, ra.loss_g, ra.mse, ra.ssim, ra.adv});
+  const SegLossSettings st = seg_loss_settings(a.cfg);
+  SegStepResult sa = a.seg(st);
+  SegStepResult sb = seg_step(*b.g, *b.s, b.opt_s, st, b.xt, b.masks, b.labels, {}, &guard);
+  CHECK(sb.losses.to_vector_f64() == std::vector<double>{sa.loss});
+  CHECK(guard.flag.item() == 0.0);
+  CHECK(same(a.ag.data(), b.ag.data()));
+  CHECK(same(a.ad.data(), b.ad.data()));
+  CHECK(same(a.as.data(), b.as.data()));
+
+  // A NaN in x~: the step runs to its end without throwing, the flag rises, and no Adam
+  // step changes a weight or a moment, in this step or the next ones (the flag is sticky).
+  b.x = with_nan(b.x);
+  b.xt = with_nan(b.xt);
+  Tensor g0 = b.ag.data().clone(), d0 = b.ad.data().clone(), s0 = b.as.data().clone();
+  Tensor gm = b.opt_g.m().clone(), sm = b.opt_s.m().clone();
+  GanStepResult bad = gan_step(*b.g, *b.d, b.opt_g, b.opt_d, b.x, b.xt, gan_loss_weights(b.cfg), {}, {}, &guard);
+  CHECK(std::isnan(bad.losses.to_vector_f64()[0]));
+  CHECK(guard.flag.item() == 1.0);
+  seg_step(*b.g, *b.s, b.opt_s, st, b.xt, b.masks, b.labels, {}, &guard);
+  b.x = a.x, b.xt = a.xt;  // finite again: the flag still holds every update back
+  gan_step(*b.g, *b.d, b.opt_g, b.opt_d, b.x, b.xt, gan_loss_weights(b.cfg), {}, {}, &guard);
+  CHECK(same(b.ag.data(), g0));
+  CHECK(same(b.ad.data(), d0));
+  CHECK(same(b.as.data(), s0));
+  CHECK(same(b.opt_g.m(), gm));
+  CHECK(same(b.opt_s.m(), sm));
 }
 
 TEST_CASE("contrast_labels keeps label 1 only where the perturbation stands out in the residual") {

@@ -399,3 +399,27 @@ TEST_CASE("trainer: label_contrast reports how many perturbed images kept their 
     }
   }
 }
+
+// The step guard (model/train_step.h): steps read no loss; the host reads a log period's
+// losses at its row, and the first non-finite one fails the run naming its own step, not
+// the row's. Learning rates of 1e30 blow up at step 1; rows come every 3 steps here.
+TEST_CASE("trainer: a diverging run fails at its log row naming the first non-finite loss and its step") {
+  test::TempDir tmp("trainer-diverge");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  TrainOptions o;
+  o.dataset = data::read_mvtec(ds);
+  o.out_dir = tmp.path().string() + "/run";
+  o.cfg = tiny_config("sparse-kl");
+  o.cfg.epochs_gan = o.cfg.epochs_seg = -1;
+  o.cfg.steps_gan = 100, o.cfg.steps_seg = 3;  // a log row every 3 steps
+  o.cfg.lr_g = o.cfg.lr_d = 1e30;
+  o.quiet = true;
+  CHECK_THROWS_WITH_AS(train(o), doctest::Contains("training diverged: L_G is"), Error);
+  try {
+    train(o);
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK_MESSAGE(msg.find("at epoch 0, step 1 (try a lower learning rate)") != std::string::npos, msg);
+  }
+  CHECK_FALSE(fs::exists(o.out_dir + "/model.safetensors"));
+}

@@ -18,11 +18,14 @@ namespace sad::ops::contract {
 
 using namespace detail;
 
-const Tensor& adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
+const Tensor& adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v,
+                        const Tensor& skip) {
   const char* op = "adam_step";
-  check_call(op, OpId::Adam, "param", param, {{"grad", &grad}, {"m", &m}, {"v", &v}});
+  check_call(op, OpId::Adam, "param", param,
+             {{"grad", &grad}, {"m", &m}, {"v", &v}, {"skip", skip.defined() ? &skip : nullptr}});
   for (const Tensor* t : {&grad, static_cast<const Tensor*>(&m), static_cast<const Tensor*>(&v)})
     check_shape(op, "grad/m/v", *t, param.shape());
+  if (skip.defined()) check_scalar(op, "skip", skip);
   SAD_CHECK(p.step >= 1, op, ": step must be >= 1 (bias correction), got ", p.step);
   return param;
 }
@@ -31,8 +34,9 @@ const Tensor& adam_step(const AdamParams& p, Tensor& param, const Tensor& grad, 
 
 namespace sad::cpu {
 
-void adam_step(const ops::AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
+void adam_step(const ops::AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& skip) {
   dispatch_float(param.dtype(), [&]<typename T>(TypeTag<T>) {
+    if (skip.defined() && skip.data<T>()[0] != T(0)) return;  // a diverged loss: no update
     const double b1 = p.beta1, b2 = p.beta2, eps = p.eps, wd = p.weight_decay;
     const double t = static_cast<double>(p.step);
     const double step_size = static_cast<double>(p.lr) / (1.0 - std::pow(b1, t));

@@ -1,4 +1,7 @@
-// CPU reference for the small utilities: y += alpha x (gradient accumulation) and fill.
+// CPU reference for the small utilities: y += alpha x (gradient accumulation), fill, and
+// the sticky non-finite flag that guards a training step without a host read.
+#include <cmath>
+
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
 
@@ -18,6 +21,13 @@ const Tensor& axpy(float alpha, const Tensor& x, Tensor& y) {
 const Tensor& fill(Tensor& t, float value) {
   check_call("fill", OpId::Fill, "tensor", t, {});
   return t;
+}
+
+const Tensor& flag_nonfinite(const Tensor& x, Tensor& flag) {
+  const char* op = "flag_nonfinite";
+  check_call(op, OpId::FlagNonfinite, "x", x, {{"flag", &flag}});
+  check_scalar(op, "flag", flag);
+  return x;
 }
 
 }  // namespace sad::ops::contract
@@ -41,6 +51,16 @@ void fill(Tensor& t, float value) {
     const T v = static_cast<T>(value);
     int64_t n = t.numel();
     for (int64_t i = 0; i < n; ++i) p[i] = v;
+  });
+}
+
+void flag_nonfinite(const Tensor& x, Tensor& flag) {
+  dispatch_float(x.dtype(), [&]<typename T>(TypeTag<T>) {
+    const T* p = x.data<T>();
+    const int64_t n = x.numel();
+    bool bad = false;
+    for (int64_t i = 0; i < n && !bad; ++i) bad = !std::isfinite(p[i]);
+    if (bad) flag.data<T>()[0] = T(1);
   });
 }
 

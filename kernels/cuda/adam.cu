@@ -4,7 +4,9 @@
 //   g = grad + wd * param
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
 //   param -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-// The bias corrections are host scalars (std::pow in double, as the reference).
+// The bias corrections are host scalars (std::pow in double, as the reference). An optional
+// one-element skip flag (flag_nonfinite's) is read by every thread on the device: non-zero
+// means no update, without the host ever reading the loss.
 //
 // Parallelisation: a flat grid-stride loop, float4 when all four arrays are 16-byte
 // aligned; elements are independent, so the grid does not change any value.
@@ -47,7 +49,8 @@ __device__ __forceinline__ float adam_element(const AdamScalars& s, float w, flo
 template <bool kVec, typename I>
 __global__ void __launch_bounds__(kBlockSize)
     adam_kernel(AdamScalars s, float* __restrict__ param, const float* __restrict__ grad, float* __restrict__ m,
-                float* __restrict__ v, I n) {
+                float* __restrict__ v, const float* __restrict__ skip, I n) {
+  if (skip != nullptr && *skip != 0.0f) return;  // a diverged loss (flag_nonfinite): no update
   const I start = grid_start<I>(), step = grid_step<I>();
   I scalar_begin = 0;
   if constexpr (kVec) {
@@ -77,7 +80,7 @@ __global__ void __launch_bounds__(kBlockSize)
 
 }  // namespace
 
-void adam_step(const ops::AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v) {
+void adam_step(const ops::AdamParams& p, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& skip) {
   const int64_t n = param.numel();
   if (n == 0) return;
   AdamScalars s;
@@ -95,13 +98,14 @@ void adam_step(const ops::AdamParams& p, Tensor& param, const Tensor& grad, Tens
   const float* gp = device_ptr(grad);
   float* mp = device_ptr(m);
   float* vp = device_ptr(v);
+  const float* sp = skip.defined() ? device_ptr(skip) : nullptr;
   const bool vec = aligned16(wp) && aligned16(gp) && aligned16(mp) && aligned16(vp);
   const unsigned grid = grid_stride_blocks(vec ? (n + 3) / 4 : n);
   with_index_type(n, [&]<typename I>(I) {
     if (vec)
-      adam_kernel<true, I><<<grid, kBlockSize, 0, stream()>>>(s, wp, gp, mp, vp, static_cast<I>(n));
+      adam_kernel<true, I><<<grid, kBlockSize, 0, stream()>>>(s, wp, gp, mp, vp, sp, static_cast<I>(n));
     else
-      adam_kernel<false, I><<<grid, kBlockSize, 0, stream()>>>(s, wp, gp, mp, vp, static_cast<I>(n));
+      adam_kernel<false, I><<<grid, kBlockSize, 0, stream()>>>(s, wp, gp, mp, vp, sp, static_cast<I>(n));
     SAD_CUDA_LAUNCH_CHECK();
   });
 }

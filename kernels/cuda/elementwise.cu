@@ -1,5 +1,5 @@
 // CUDA unary element-wise ops (relu, leaky_relu, sigmoid, tanh, abs, affine, softplus)
-// forward and backward, axpy (y += alpha x) and fill: the same functions as
+// forward and backward, axpy (y += alpha x), fill and flag_nonfinite: the same functions as
 // kernels/cpu/unary.cpp and kernels/cpu/fill.cpp, in float32.
 //
 // Parallelisation: one flat grid-stride map (elementwise_map.cuh), float4 when aligned;
@@ -88,6 +88,15 @@ __global__ void __launch_bounds__(kBlockSize) fill_kernel(float* out, I n, float
   for (I i = scalar_begin + start; i < n; i += step) out[i] = value;
 }
 
+// Sets *flag = 1 when any element is NaN or infinite. Writers race only to store the same
+// value, and nobody else touches the flag in this kernel, so the result is deterministic.
+template <typename I>
+__global__ void __launch_bounds__(kBlockSize) flag_nonfinite_kernel(const float* __restrict__ x, I n, float* flag) {
+  const I start = grid_start<I>(), step = grid_step<I>();
+  for (I i = start; i < n; i += step)
+    if (!isfinite(x[i])) *flag = 1.0f;
+}
+
 }  // namespace
 
 void unary_forward(const ops::UnaryParams& p, const Tensor& inp, Tensor& out) {
@@ -116,6 +125,17 @@ void fill(Tensor& t, float value) {
       fill_kernel<true, I><<<grid, kBlockSize, 0, stream()>>>(p, static_cast<I>(n), value);
     else
       fill_kernel<false, I><<<grid, kBlockSize, 0, stream()>>>(p, static_cast<I>(n), value);
+    SAD_CUDA_LAUNCH_CHECK();
+  });
+}
+
+void flag_nonfinite(const Tensor& x, Tensor& flag) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  const float* xp = device_ptr(x);
+  float* fp = device_ptr(flag);
+  with_index_type(n, [&]<typename I>(I) {
+    flag_nonfinite_kernel<I><<<grid_stride_blocks(n), kBlockSize, 0, stream()>>>(xp, static_cast<I>(n), fp);
     SAD_CUDA_LAUNCH_CHECK();
   });
 }
