@@ -127,6 +127,26 @@ TEST_CASE("cuda parity step: gan_step on the GPU equals the CPU's (losses and ev
   check_weights(*gpu.ag, *cpu.ag, cpu.cfg.lr_g, "G");
 }
 
+// The trainer's form of the step (model/train_step.h, StepGuard): the GPU reads no loss; its
+// losses come back from the device tensor and its update is the unguarded CPU step's.
+TEST_CASE("cuda parity step: a guarded gan_step on the GPU gives the CPU's losses and weights" *
+          doctest::skip(!sad::cuda_available())) {
+  StrictMathGuard strict;
+  Side cpu(Device::cpu()), gpu(Device::cuda(0));
+  Batch b;
+  StepGuard guard{Tensor::zeros({1}, DType::F32, Device::cuda(0))};
+  for (Adam* o : {gpu.opt_g.get(), gpu.opt_d.get(), gpu.opt_s.get()}) o->set_skip_flag(guard.flag);
+  const GanStepResult rc = gan_step(*cpu.g, *cpu.d, *cpu.opt_g, *cpu.opt_d, b.x, b.xt, gan_loss_weights(cpu.cfg));
+  const GanStepResult rg = gan_step(*gpu.g, *gpu.d, *gpu.opt_g, *gpu.opt_d, on_cuda(b.x), on_cuda(b.xt),
+                                    gan_loss_weights(gpu.cfg), {}, {}, &guard);
+  const std::vector<double> l = rg.losses.to(Device::cpu()).to_vector_f64();
+  REQUIRE(l.size() == 5);
+  check_loss(l[0], rc.loss_d, "guarded L_D");
+  check_loss(l[1], rc.loss_g, "guarded L_G");
+  CHECK(guard.flag.item() == 0.0);
+  check_weights(*gpu.ag, *cpu.ag, cpu.cfg.lr_g, "G (guarded)");
+}
+
 TEST_CASE("cuda parity step: seg_step on the GPU equals the CPU's in sparse-kl and mask-supervised" *
           doctest::skip(!sad::cuda_available())) {
   StrictMathGuard strict;
