@@ -46,7 +46,8 @@ namespace sad::ops {
   X(Adam, "adam")                        \
   X(Axpy, "axpy")                        \
   X(Fill, "fill")                        \
-  X(FlagNonfinite, "flag_nonfinite")
+  X(FlagNonfinite, "flag_nonfinite")     \
+  X(ScaleByInverse, "scale_by_inverse")
 
 enum class OpId : int {
 #define SAD_OP_ID(id, name) id,
@@ -375,6 +376,13 @@ SAD_ADAM_ENTRIES(SAD_DECLARE_ENTRY)
   X(flag_nonfinite, (const Tensor& x, Tensor& flag), (x, flag))
 SAD_FILL_ENTRIES(SAD_DECLARE_ENTRY)
 
+// scale_by_inverse: out = x * s with s = 1 / (d + eps) for the one element d of `denom`,
+// computed in double and rounded to x's dtype once: a normalisation by a statistic the
+// device computed, without the host reading it. x and out may be the same tensor.
+#define SAD_SCALE_BY_INVERSE_ENTRIES(X) \
+  X(scale_by_inverse, (const Tensor& x, const Tensor& denom, double eps, Tensor& out), (x, denom, eps, out))
+SAD_SCALE_BY_INVERSE_ENTRIES(SAD_DECLARE_ENTRY)
+
 // A new tensor filled with value by the fill op: on a GPU one kernel, where Tensor::full
 // would copy a host buffer and wait for the device.
 inline Tensor full(const Shape& shape, float value, DType dtype, Device device) {
@@ -404,7 +412,8 @@ inline Tensor full(const Shape& shape, float value, DType dtype, Device device) 
   SAD_FUSION_ENTRIES(X)           \
   SAD_KL_SPARSITY_ENTRIES(X)      \
   SAD_ADAM_ENTRIES(X)             \
-  SAD_FILL_ENTRIES(X)
+  SAD_FILL_ENTRIES(X)             \
+  SAD_SCALE_BY_INVERSE_ENTRIES(X)
 
 // A backend's version of an entry point: the same name and parameters, in its namespace
 // (sad::cpu, sad::cuda), trusting its inputs.

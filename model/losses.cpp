@@ -65,9 +65,7 @@ Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKin
   if (normalise) {
     Tensor m = Tensor::empty({1}, out.dtype(), out.device());
     ops::reduce_forward({ops::ReduceKind::Mean, -1}, out, m);
-    // One host read per batch: the scale is a scalar of the affine op.
-    double scale = 1.0 / (m.item() + 1e-6);
-    ops::unary_forward({ops::UnaryKind::Affine, static_cast<float>(scale), 0.0f}, out, out);
+    ops::scale_by_inverse(out, m, 1e-6, out);  // r / (mean r + 1e-6), the mean never read by the host
   }
   return out;
 }

@@ -333,6 +333,18 @@ std::vector<OpCase> flag_nonfinite_cases() {
   return c;
 }
 
+std::vector<OpCase> scale_by_inverse_cases() {
+  return {{"x / (d + 1e-6) (2,1,4,5) by d (1)",
+           {exact({2, 1, 4, 5}, 341, 0, 2), values({0.8125}, {1})},
+           {false, false},
+           [](const V& v) {
+             Tensor out = like(v[0], v[0].shape());
+             ops::scale_by_inverse(v[0].data(), v[1].data(), 1e-6, out);
+             return V{Variable(out)};
+           },
+           {1e-6, 1e-6}}};
+}
+
 }  // namespace
 
 const std::vector<OpEntry>& op_table() {
@@ -359,6 +371,7 @@ const std::vector<OpEntry>& op_table() {
       {OpId::Axpy, axpy_cases},
       {OpId::Fill, fill_cases},
       {OpId::FlagNonfinite, flag_nonfinite_cases},
+      {OpId::ScaleByInverse, scale_by_inverse_cases},
   };
   return table;
 }

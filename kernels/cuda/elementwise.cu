@@ -1,6 +1,6 @@
 // CUDA unary element-wise ops (relu, leaky_relu, sigmoid, tanh, abs, affine, softplus)
-// forward and backward, axpy (y += alpha x), fill and flag_nonfinite: the same functions as
-// kernels/cpu/unary.cpp and kernels/cpu/fill.cpp, in float32.
+// forward and backward, axpy (y += alpha x), fill, flag_nonfinite and scale_by_inverse: the
+// same functions as kernels/cpu/unary.cpp, fill.cpp and scale_by_inverse.cpp, in float32.
 //
 // Parallelisation: one flat grid-stride map (elementwise_map.cuh), float4 when aligned;
 // every element is independent, so the result does not depend on the grid.
@@ -97,6 +97,17 @@ __global__ void __launch_bounds__(kBlockSize) flag_nonfinite_kernel(const float*
     if (!isfinite(x[i])) *flag = 1.0f;
 }
 
+// out = s x + 0 with s = 1 / (d + eps) in double (IEEE division, as the CPU's), rounded to
+// float once: the affine op's form, so the CPU's result bit for bit.
+struct ScaleByInverseOp {
+  const float* denom;
+  double eps;
+  __device__ float operator()(const float (&v)[1]) const {
+    const float s = static_cast<float>(1.0 / __dadd_rn(static_cast<double>(*denom), eps));
+    return __fadd_rn(__fmul_rn(s, v[0]), 0.0f);
+  }
+};
+
 }  // namespace
 
 void unary_forward(const ops::UnaryParams& p, const Tensor& inp, Tensor& out) {
@@ -127,6 +138,10 @@ void fill(Tensor& t, float value) {
       fill_kernel<false, I><<<grid, kBlockSize, 0, stream()>>>(p, static_cast<I>(n), value);
     SAD_CUDA_LAUNCH_CHECK();
   });
+}
+
+void scale_by_inverse(const Tensor& x, const Tensor& denom, double eps, Tensor& out) {
+  launch_map<1>({{device_ptr(x)}}, device_ptr(out), x.numel(), ScaleByInverseOp{device_ptr(denom), eps});
 }
 
 void flag_nonfinite(const Tensor& x, Tensor& flag) {
