@@ -4,12 +4,12 @@
 // save_invstd = 1/sqrt(var + eps), eval-mode save_* = running statistics) and the
 // results are deterministic.
 //
-// Per-channel statistics: one block of kStatThreads threads per channel, double
-// accumulators (the sums run over N*H*W values and the variance would cancel in float),
-// reduced with block_sum in a fixed order; two passes (mean, then sum (x - mean)^2) like
-// the CPU reference. The element-wise parts are separate grid-stride kernels.
-// One block per channel leaves SMs idle when C < 132; fine for now (memory bound, and
-// BN is a small part of a step); split the reduction over several blocks if it shows up.
+// Per-channel statistics: deterministic segmented sums (channel_sum.cuh: several blocks per
+// channel, an order fixed by the shape), double accumulators (the sums run over N*H*W values
+// and the variance would cancel in float); two passes (mean, then sum (x - mean)^2) like the
+// CPU reference, then one thread per channel finishes (running statistics, save_*, or the
+// gradients' coefficients). The element-wise parts are separate grid-stride kernels.
+#include "kernels/cuda/channel_sum.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -17,39 +17,24 @@ namespace sad::cuda {
 
 namespace {
 
-constexpr int kStatThreads = 256;  // fixed: the reduction order (and so the result) depends on it
-
-// Element j of channel c, j in [0, N*HW): image j / HW, pixel j % HW.
-__device__ __forceinline__ int64_t channel_index(int64_t j, int64_t c, int64_t C, int64_t HW) {
-  const int64_t n = j / HW, i = j - n * HW;
-  return (n * C + c) * HW + i;
-}
-
-__global__ void bn_train_stats_kernel(const float* __restrict__ x,  // (N, C, HW)
-                                      int64_t N, int64_t C, int64_t HW, float momentum, float eps,
-                                      float* __restrict__ running_mean,   // (C)
-                                      float* __restrict__ running_var,    // (C)
-                                      float* __restrict__ save_mean,      // (C)
-                                      float* __restrict__ save_invstd) {  // (C)
-  const int64_t c = blockIdx.x, M = N * HW;
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < M; j += blockDim.x) s += x[channel_index(j, c, C, HW)];
-  const double mean = block_sum(s) / static_cast<double>(M);
-  double ss = 0;
-  for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-    const double d = x[channel_index(j, c, C, HW)] - mean;
-    ss += d * d;
-  }
-  ss = block_sum(ss);
-  if (threadIdx.x == 0) {
-    const double var = ss / static_cast<double>(M);  // biased: normalises
-    const double unbiased = ss / static_cast<double>(M - 1);
-    const double m = momentum;
-    running_mean[c] = static_cast<float>((1 - m) * running_mean[c] + m * mean);
-    running_var[c] = static_cast<float>((1 - m) * running_var[c] + m * unbiased);
-    save_mean[c] = static_cast<float>(mean);
-    save_invstd[c] = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
-  }
+// From the per-channel sums of x and of (x - mean)^2: the running statistics (momentum rule,
+// unbiased variance) and the saved mean and 1 / sqrt(biased variance + eps).
+__global__ void bn_train_finish_kernel(const double* __restrict__ sum, const double* __restrict__ sqdev, int64_t C,
+                                       int64_t M, float momentum, float eps,
+                                       float* __restrict__ running_mean,   // (C)
+                                       float* __restrict__ running_var,    // (C)
+                                       float* __restrict__ save_mean,      // (C)
+                                       float* __restrict__ save_invstd) {  // (C)
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  const double mean = sum[c] / static_cast<double>(M);
+  const double var = sqdev[c] / static_cast<double>(M);  // biased: normalises
+  const double unbiased = sqdev[c] / static_cast<double>(M - 1);
+  const double m = momentum;
+  running_mean[c] = static_cast<float>((1 - m) * running_mean[c] + m * mean);
+  running_var[c] = static_cast<float>((1 - m) * running_var[c] + m * unbiased);
+  save_mean[c] = static_cast<float>(mean);
+  save_invstd[c] = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
 }
 
 __global__ void bn_eval_stats_kernel(int64_t C, float eps, const float* __restrict__ running_mean,
@@ -73,34 +58,21 @@ __global__ void bn_apply_kernel(const float* __restrict__ x,  // (N, C, HW)
   }
 }
 
-// Per channel: sum dy and sum dy * xhat. Writes dgamma/dbeta when wanted and the two
-// means that the training-mode input gradient subtracts (coef[2c], coef[2c+1]).
-__global__ void bn_backward_reduce_kernel(const float* __restrict__ x,   // (N, C, HW)
-                                          const float* __restrict__ dy,  // (N, C, HW)
-                                          int64_t N, int64_t C, int64_t HW, bool training,
-                                          const float* __restrict__ save_mean, const float* __restrict__ save_invstd,
+// From the per-channel sums of dy and dy * xhat: dgamma/dbeta when wanted and the two means
+// that the training-mode input gradient subtracts (coef[2c], coef[2c+1]).
+__global__ void bn_backward_finish_kernel(const double* __restrict__ sdy, const double* __restrict__ sdyx, int64_t C,
+                                          int64_t M, bool training,
                                           float* __restrict__ dgamma,   // (C) or null
                                           float* __restrict__ dbeta,    // (C) or null
                                           double* __restrict__ coef) {  // (C, 2)
-  const int64_t c = blockIdx.x, M = N * HW;
-  const double mean = save_mean[c], invstd = save_invstd[c];
-  double sdy = 0, sdyx = 0;
-  for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-    const int64_t i = channel_index(j, c, C, HW);
-    const double g = dy[i];
-    sdy += g;
-    sdyx += g * ((x[i] - mean) * invstd);
-  }
-  sdy = block_sum(sdy);
-  sdyx = block_sum(sdyx);
-  if (threadIdx.x == 0) {
-    if (dbeta) dbeta[c] = static_cast<float>(sdy);
-    if (dgamma) dgamma[c] = static_cast<float>(sdyx);
-    // Training: the batch statistics depend on every x of the channel, which subtracts
-    // mean(dy) + xhat mean(dy xhat) from dy. Eval: the statistics are constants.
-    coef[2 * c] = training ? sdy / static_cast<double>(M) : 0.0;
-    coef[2 * c + 1] = training ? sdyx / static_cast<double>(M) : 0.0;
-  }
+  const int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  if (dbeta) dbeta[c] = static_cast<float>(sdy[c]);
+  if (dgamma) dgamma[c] = static_cast<float>(sdyx[c]);
+  // Training: the batch statistics depend on every x of the channel, which subtracts
+  // mean(dy) + xhat mean(dy xhat) from dy. Eval: the statistics are constants.
+  coef[2 * c] = training ? sdy[c] / static_cast<double>(M) : 0.0;
+  coef[2 * c + 1] = training ? sdyx[c] / static_cast<double>(M) : 0.0;
 }
 
 __global__ void bn_backward_apply_kernel(const float* __restrict__ x,   // (N, C, HW)
@@ -128,9 +100,16 @@ void batch_norm2d_forward(const ops::BatchNormParams& p, const Tensor& inp, cons
   if (C == 0) return;
   cudaStream_t s = stream();
   if (p.training) {
-    bn_train_stats_kernel<<<checked_int(C, "channels"), kStatThreads, 0, s>>>(
-        device_ptr(inp), N, C, HW, p.momentum, p.eps, device_ptr(running_mean), device_ptr(running_var),
-        device_ptr(save_mean), device_ptr(save_invstd));
+    const int64_t M = N * HW;
+    DeviceBuffer sums(static_cast<size_t>(C) * 2 * sizeof(double));  // (2, C): sum x, sum (x - mean)^2
+    double* sum = sums.get<double>();
+    double* sqdev = sum + C;
+    const float* xp = device_ptr(inp);
+    channel_sums({.kind = ChannelSumKind::X, .x = xp, .C = C, .HW = HW, .M = M, .out = sum});
+    channel_sums({.kind = ChannelSumKind::SqDev, .x = xp, .C = C, .HW = HW, .M = M, .mean_sum = sum, .out = sqdev});
+    bn_train_finish_kernel<<<blocks_for(C), kBlockSize, 0, s>>>(sum, sqdev, C, M, p.momentum, p.eps,
+                                                                device_ptr(running_mean), device_ptr(running_var),
+                                                                device_ptr(save_mean), device_ptr(save_invstd));
   } else {
     bn_eval_stats_kernel<<<blocks_for(C), kBlockSize, 0, s>>>(
         C, p.eps, device_ptr(running_mean), device_ptr(running_var), device_ptr(save_mean), device_ptr(save_invstd));
@@ -149,10 +128,24 @@ void batch_norm2d_backward(const ops::BatchNormParams& p, const Tensor& inp, con
   const int64_t N = inp.dim(0), C = inp.dim(1), HW = inp.dim(2) * inp.dim(3), total = inp.numel();
   if (C == 0 || (!dinp && !dgamma && !dbeta)) return;
   cudaStream_t s = stream();
+  const int64_t M = N * HW;
   DeviceBuffer coef(static_cast<size_t>(C) * 2 * sizeof(double));  // (C, 2)
-  bn_backward_reduce_kernel<<<checked_int(C, "channels"), kStatThreads, 0, s>>>(
-      device_ptr(inp), device_ptr(dout), N, C, HW, p.training, device_ptr(save_mean), device_ptr(save_invstd),
-      device_ptr(dgamma), device_ptr(dbeta), coef.get<double>());
+  DeviceBuffer sums(static_cast<size_t>(C) * 2 * sizeof(double));  // (2, C): sum dy, sum dy xhat
+  double* sdy = sums.get<double>();
+  double* sdyx = sdy + C;
+  const float *xp = device_ptr(inp), *dyp = device_ptr(dout);
+  channel_sums({.kind = ChannelSumKind::Dy, .dy = dyp, .C = C, .HW = HW, .M = M, .out = sdy});
+  channel_sums({.kind = ChannelSumKind::DyXhat,
+                .x = xp,
+                .dy = dyp,
+                .C = C,
+                .HW = HW,
+                .M = M,
+                .save_mean = device_ptr(save_mean),
+                .save_invstd = device_ptr(save_invstd),
+                .out = sdyx});
+  bn_backward_finish_kernel<<<blocks_for(C), kBlockSize, 0, s>>>(sdy, sdyx, C, M, p.training, device_ptr(dgamma),
+                                                                 device_ptr(dbeta), coef.get<double>());
   SAD_CUDA_LAUNCH_CHECK();
   if (!dinp || total == 0) return;
   bn_backward_apply_kernel<<<grid_stride_blocks(total), kBlockSize, 0, s>>>(

@@ -16,6 +16,7 @@
 #include <map>
 #include <vector>
 
+#include "kernels/cuda/channel_sum.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
 
@@ -24,7 +25,6 @@ namespace sad::cuda {
 namespace {
 
 constexpr size_t kMaxWorkspace = size_t{1} << 30;  // 1 GiB: far above what these shapes need
-constexpr int kBiasThreads = 256;                  // fixed: the reduction order (and so the result) depends on it
 
 // (N, Ci, H, W, Co, KH, KW, stride_h, stride_w, pad_h, pad_w, fast_math)
 using PlanKey = std::array<int64_t, 12>;
@@ -168,21 +168,6 @@ void ensure_backward_filter(ConvPlan& pl) {
       "backward-filter");
 }
 
-// dbias[c] = sum over (n, i) of dy[n, c, i]: one block per channel, double accumulators,
-// fixed-order block_sum (deterministic, unlike an atomicAdd reduction).
-__global__ void conv_bias_grad_kernel(const float* __restrict__ dy,  // (N, Co, HW)
-                                      int64_t N, int64_t Co, int64_t HW,
-                                      float* __restrict__ dbias) {  // (Co)
-  const int64_t c = blockIdx.x, M = N * HW;
-  double s = 0;
-  for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-    const int64_t n = j / HW, i = j - n * HW;
-    s += dy[(n * Co + c) * HW + i];
-  }
-  s = block_sum(s);
-  if (threadIdx.x == 0) dbias[c] = static_cast<float>(s);
-}
-
 void zero(Tensor* t) {
   if (t && t->numel() > 0) SAD_CUDA_CHECK(cudaMemsetAsync(device_ptr(*t), 0, t->nbytes(), stream()));
 }
@@ -228,9 +213,14 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
   if (dbias) {
     const int64_t N = dout.dim(0), Co = dout.dim(1), HW = dout.dim(2) * dout.dim(3);
     if (Co > 0) {
-      conv_bias_grad_kernel<<<checked_int(Co, "Co"), kBiasThreads, 0, stream()>>>(device_ptr(dout), N, Co, HW,
-                                                                                  device_ptr(*dbias));
-      SAD_CUDA_LAUNCH_CHECK();
+      // dbias[c] = sum over (n, i) of dy[n, c, i]: deterministic per-channel sums, several
+      // blocks per channel (channel_sum.cuh), rounded to float once.
+      channel_sums({.kind = ChannelSumKind::Dy,
+                    .dy = device_ptr(dout),
+                    .C = Co,
+                    .HW = HW,
+                    .M = N * HW,
+                    .out_f = device_ptr(*dbias)});
     }
   }
   if (degenerate(inp, weight)) {
