@@ -56,6 +56,7 @@ const std::vector<Field>& fields() {
       {"residual_kind", &Config::residual_kind},
       {"label_contrast", &Config::label_contrast},
       {"lr_s", &Config::lr_s},
+      {"ema_s", &Config::ema_s},
       {"seg_beta1", &Config::seg_beta1},
       {"seg_beta2", &Config::seg_beta2},
       {"focal_gamma", &Config::focal_gamma},
@@ -201,6 +202,7 @@ void Config::validate() const {
   SAD_CHECK(label_contrast >= 0 && label_contrast <= 1000, "label_contrast must lie in [0, 1000], got ",
             label_contrast);
   SAD_CHECK(ema_g >= 0 && ema_g < 1, "ema_g must lie in [0, 1) (0: off), got ", ema_g);
+  SAD_CHECK(ema_s >= 0 && ema_s < 1, "ema_s must lie in [0, 1) (0: off), got ", ema_s);
   SAD_CHECK(val_crops >= 1 && val_crops <= 64, "val_crops must lie in [1, 64], got ", val_crops);
   SAD_CHECK(val_min >= 1 && val_min <= 100000, "val_min must lie in [1, 100000], got ", val_min);
   SAD_CHECK(val_perturbations >= 1 && val_perturbations <= 64, "val_perturbations must lie in [1, 64], got ",

@@ -136,6 +136,9 @@ struct Config {
   // least this many times the mean elsewhere (contrast_labels, model/losses.h).
   double label_contrast = 0;
   double lr_s = 1e-3, seg_beta1 = 0.9, seg_beta2 = 0.999;
+  // A lever (0: off): S's weights averaged over phase 2 like ema_g's over phase 1, the average
+  // replacing S's weights at phase 2's last step, before the final validation.
+  double ema_s = 0;
   double focal_gamma = 2.0;  // mask-supervised ablation
   // ---- conventions ----
   double bn_momentum = 0.1, bn_eps = 1e-5, adam_eps = 1e-8;

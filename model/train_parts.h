@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/loader.h"
 #include "layers/module.h"
 #include "layers/optim.h"
 #include "model/trainer.h"
@@ -52,6 +53,21 @@ class PlainProgress final : public TrainProgress {
 // The decay at step t (from 1): min(decay, (1 + t) / (10 + t)), so the first steps, which
 // move the weights most, are not held back by the random initialisation.
 double ema_decay(double decay, int64_t t);
+
+// The fields of a training sample, in the loader's field order.
+enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kFieldLabel = 3, kFieldCount };
+
+// A loader batch by name: x (clean), x~ (perturbed input), m (perturbation mask) and y (weak
+// labels), each stacked over the batch, on the CPU.
+struct TrainBatch {
+  Tensor clean, input, mask, labels;  // (B, C, S, S), (B, C, S, S), (B, 1, S, S), (B)
+  explicit TrainBatch(const data::Batch& b) {
+    SAD_CHECK(b.fields.size() == kFieldCount, "trainer: a batch has ", b.fields.size(), " fields, expected ",
+              static_cast<size_t>(kFieldCount));
+    clean = b.fields[kFieldClean], input = b.fields[kFieldInput], mask = b.fields[kFieldMask];
+    labels = b.fields[kFieldLabel].reshape({b.fields[kFieldLabel].dim(0)});
+  }
+};
 
 // The losses of the steps since the last read, kept on the networks' device so that a step
 // never waits on the host: push() copies a step's (width) losses into the next row on the

@@ -34,21 +34,6 @@ namespace {
 
 enum Phase : int64_t { kPhaseGan = 1, kPhaseSeg = 2 };
 
-// The fields of a training sample, in the loader's field order.
-enum SampleField : size_t { kFieldClean = 0, kFieldInput = 1, kFieldMask = 2, kFieldLabel = 3, kFieldCount };
-
-// A loader batch by name: x (clean), x~ (perturbed input), m (perturbation mask) and y (weak
-// labels), each stacked over the batch, on the CPU.
-struct TrainBatch {
-  Tensor clean, input, mask, labels;  // (B, C, S, S), (B, C, S, S), (B, 1, S, S), (B)
-  explicit TrainBatch(const data::Batch& b) {
-    SAD_CHECK(b.fields.size() == kFieldCount, "trainer: a batch has ", b.fields.size(), " fields, expected ",
-              static_cast<size_t>(kFieldCount));
-    clean = b.fields[kFieldClean], input = b.fields[kFieldInput], mask = b.fields[kFieldMask];
-    labels = b.fields[kFieldLabel].reshape({b.fields[kFieldLabel].dim(0)});
-  }
-};
-
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -214,6 +199,7 @@ void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch
     SegStepResult r = seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.input.to(dev), masks,
                                batch.labels.to(dev), where, &guard_);
     pending_.push(r.losses);
+    if (opt_s_->ema.defined()) opt_s_->update_ema(cfg_.ema_s);
     contrast_perturbed_ += r.perturbed, contrast_kept_ += r.kept;
   }
   ++sums_.steps;
@@ -272,10 +258,12 @@ void Trainer::end_row(int64_t phase, int64_t step, const PhasePlan& plan, double
   const double rate = period_seconds > 0 ? static_cast<double>(period_images) / period_seconds : 0.0;
   const int64_t epoch = (step - 1) / plan.per_epoch + 1;  // the epoch this row ends in, from 1
   char row[320], line[320];
+  // ema_g, ema_s: the phase's weight average takes over at its last step, before the row's
+  // samples or validation and the checkpoint that closes the phase (so the next phase, a
+  // resume and --init-generator all see it).
+  Optimised* averaged = phase == kPhaseGan ? opt_g_.get() : opt_s_.get();
+  if (step == plan.total && averaged && averaged->ema.defined()) averaged->adopt_ema();
   if (phase == kPhaseGan) {
-    // ema_g: G's average takes over at the phase's last step, before its samples and the
-    // checkpoint that closes phase 1 (so phase 2, a resume and --init-generator all see it).
-    if (step == plan.total && opt_g_->ema.defined()) opt_g_->adopt_ema();
     std::snprintf(row, sizeof row, "gan,%lld,%lld,%.6f,%.6f,%.6f,%.6f,%.6f,,,,%.2f", static_cast<long long>(step),
                   static_cast<long long>(epoch), e.d / k, e.g / k, e.mse / k, e.ssim / k, e.adv / k, rate);
     std::snprintf(line, sizeof line,
@@ -356,7 +344,8 @@ void Trainer::save_checkpoint(int64_t phase, int64_t step) const {
   add_opt("g", opt_g_);
   add_opt("d", opt_d_);
   add_opt("s", opt_s_);
-  if (opt_g_ && opt_g_->ema.defined()) t.emplace_back("ema.g", opt_g_->ema);
+  for (auto& [name, o] : {std::pair{"ema.g", opt_g_.get()}, std::pair{"ema.s", opt_s_.get()}})
+    if (o && o->ema.defined()) t.emplace_back(name, o->ema);
   std::string log;
   for (const auto& r : log_rows_) log += r + "\n";
   const bool phase1_done = phase == kPhaseSeg || step >= plan_gan_.total;
@@ -415,18 +404,18 @@ void Trainer::load_checkpoint(int64_t& phase, int64_t& step) {
   load_opt("g", opt_g_, "steps.g");
   load_opt("d", opt_d_, "steps.d");
   load_opt("s", opt_s_, "steps.s");
-  if (opt_g_ && opt_g_->ema.defined()) {
-    // Phase 1 unfinished: the average goes on; once phase 1 is done G holds it already.
-    if (meta_int(f, "phase1_done", p) == 0) {
-      SAD_CHECK(by.count("ema.g"), p, ": checkpoint has no 'ema.g' (G's weight average, config ema_g)");
-      opt_g_->ema.copy_from(by["ema.g"].to(opt_g_->ema.device()));
-    } else {
-      opt_g_->ema = Tensor();
-    }
-  }
   phase = meta_int(f, "phase", p);
   SAD_CHECK(phase == kPhaseGan || phase == kPhaseSeg, p, ": checkpoint phase ", phase, " is not 1 or 2");
   step = meta_int(f, "step", p);
+  // A weight average goes on while its phase is unfinished; once done, the network holds it.
+  auto load_ema = [&](const char* name, Optimised* o, bool phase_done) {
+    if (!o || !o->ema.defined()) return;
+    if (phase_done) return void(o->ema = Tensor());
+    SAD_CHECK(by.count(name), p, ": checkpoint has no '", name, "' (a weight average, config ema_g or ema_s)");
+    o->ema.copy_from(by[name].to(o->ema.device()));
+  };
+  load_ema("ema.g", opt_g_.get(), meta_int(f, "phase1_done", p) != 0);
+  load_ema("ema.s", opt_s_.get(), phase == kPhaseSeg && step >= plan_seg_.total);
   auto sums = f.metadata.find("period_sums");
   SAD_CHECK(sums != f.metadata.end(), p, ": checkpoint metadata has no 'period_sums'");
   sums_ = PeriodSums::parse(sums->second, p);
@@ -554,6 +543,7 @@ TrainResult Trainer::run() {
   result_.steps_gan = plan_gan_.total;
   result_.steps_seg = plan_seg_.total;
   if (cfg_.ema_g > 0 && !skip_gan && plan_gan_.total > 0) opt_g_->start_ema();
+  if (cfg_.ema_s > 0 && opt_s_ && plan_seg_.total > 0) opt_s_->start_ema();
 
   int64_t phase = kPhaseGan, step = 0;
   if (opt_.resume)

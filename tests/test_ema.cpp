@@ -1,7 +1,7 @@
-// The ema_g lever (config ema_g): G's weights averaged over phase 1. The average follows its
-// formula step by step, becomes G's weights at the end of phase 1, is carried by the
-// checkpoints (a run stopped at every step and resumed equals the uninterrupted one), and
-// changes nothing when off.
+// The ema_g and ema_s levers: G's weights averaged over phase 1, S's over phase 2. The average
+// follows its formula step by step, becomes the network's weights at the end of its phase, is
+// carried by the checkpoints (a run stopped at every step and resumed equals the uninterrupted
+// one), and changes nothing when off.
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -64,7 +64,7 @@ TEST_CASE("ema: the average follows d ema + (1 - d) w after each step and become
 namespace {
 
 TrainResult run_tiny(const std::string& ds, const std::string& out, double ema, const std::atomic<bool>* stop = nullptr,
-                     bool resume = false) {
+                     bool resume = false, double ema_s = 0) {
   TrainOptions o;
   o.dataset = data::read_mvtec(ds);
   o.out_dir = out;
@@ -72,6 +72,7 @@ TrainResult run_tiny(const std::string& ds, const std::string& out, double ema, 
   c.image_size = 32, c.width = 4, c.batch = 4, c.seed = 5, c.channels = 1, c.val_fraction = 0.2;
   c.steps_gan = 5, c.steps_seg = 3;
   c.ema_g = ema;
+  c.ema_s = ema_s;
   c.finalise();
   o.cfg = c;
   o.quiet = true;
@@ -80,10 +81,11 @@ TrainResult run_tiny(const std::string& ds, const std::string& out, double ema, 
   return train(o);
 }
 
-std::map<std::string, std::vector<float>> generator_of(const std::string& model_path) {
+// A model file's tensors whose names start with prefix ("G." or "S.").
+std::map<std::string, std::vector<float>> tensors_of(const std::string& model_path, const std::string& prefix) {
   std::map<std::string, std::vector<float>> g;
   for (auto& [name, t] : load_safetensors(model_path).tensors)
-    if (name.rfind("G.", 0) == 0) g[name] = t.to_vector();
+    if (name.rfind(prefix, 0) == 0) g[name] = t.to_vector();
   return g;
 }
 
@@ -93,28 +95,33 @@ TEST_CASE("ema: a run stopped at every step and resumed equals the uninterrupted
   test::TempDir tmp("ema-trainer");
   const std::string ds = test::tiny_gray_dataset(tmp.path().string());
   const std::string full = tmp.path().string() + "/full", part = tmp.path().string() + "/part";
-  REQUIRE(run_tiny(ds, full, 0.9).completed);
+  REQUIRE(run_tiny(ds, full, 0.9, nullptr, false, 0.8).completed);
   std::atomic<bool> stop{true};
-  TrainResult r = run_tiny(ds, part, 0.9, &stop);
+  TrainResult r = run_tiny(ds, part, 0.9, &stop, false, 0.8);
   int resumes = 0;
   while (!r.completed && resumes < 100) {
-    // While phase 1 runs its checkpoints carry the average; after it, G holds it.
+    // While its phase runs a checkpoint carries the average; after it, the network holds it.
     const SafetensorsFile ck = load_safetensors(part + "/checkpoint.safetensors");
-    bool has_ema = false;
-    for (auto& [name, t] : ck.tensors) has_ema = has_ema || name == "ema.g";
-    CHECK(has_ema == (ck.metadata.at("phase1_done") == "0"));
-    r = run_tiny(ds, part, 0.9, &stop, /*resume=*/true);
+    bool has_g = false, has_s = false;
+    for (auto& [name, t] : ck.tensors) has_g = has_g || name == "ema.g", has_s = has_s || name == "ema.s";
+    CHECK(has_g == (ck.metadata.at("phase1_done") == "0"));
+    CHECK(has_s == !(ck.metadata.at("phase") == "2" && ck.metadata.at("step") == "3"));
+    r = run_tiny(ds, part, 0.9, &stop, /*resume=*/true, 0.8);
     ++resumes;
   }
   REQUIRE(r.completed);
   CHECK(resumes == 8);  // 5 + 3 steps, one stop after each (the last resume only finishes the run)
   CHECK(test::read_bytes(full + "/model.safetensors") == test::read_bytes(part + "/model.safetensors"));
 
-  const std::string off = tmp.path().string() + "/off";
+  // Each average changes its own network: G with ema_g, S with ema_s.
+  const std::string off = tmp.path().string() + "/off", g_only = tmp.path().string() + "/g-only";
   REQUIRE(run_tiny(ds, off, 0.0).completed);
-  const auto g_avg = generator_of(full + "/model.safetensors"), g_off = generator_of(off + "/model.safetensors");
-  REQUIRE(g_avg.size() == g_off.size());
-  CHECK(g_avg != g_off);
+  REQUIRE(run_tiny(ds, g_only, 0.9).completed);
+  const auto avg = tensors_of(full + "/model.safetensors", "G."), none = tensors_of(off + "/model.safetensors", "G.");
+  REQUIRE(avg.size() == none.size());
+  CHECK(avg != none);
+  CHECK(tensors_of(g_only + "/model.safetensors", "G.") == avg);
+  CHECK(tensors_of(g_only + "/model.safetensors", "S.") != tensors_of(full + "/model.safetensors", "S."));
 }
 
 TEST_CASE("ema: a decay of 1 or below 0 is refused by name") {
@@ -123,4 +130,7 @@ TEST_CASE("ema: a decay of 1 or below 0 is refused by name") {
   CHECK_THROWS_WITH_AS(c.finalise(), doctest::Contains("ema_g must lie in [0, 1)"), Error);
   c.set("ema_g", "-0.1");
   CHECK_THROWS_WITH_AS(c.finalise(), doctest::Contains("ema_g must lie in [0, 1)"), Error);
+  c.set("ema_g", "0");
+  c.set("ema_s", "1");
+  CHECK_THROWS_WITH_AS(c.finalise(), doctest::Contains("ema_s must lie in [0, 1)"), Error);
 }
