@@ -13,6 +13,7 @@
 #include "model/train_parts.h"
 #include "model/trainer.h"
 #include "test_util.h"
+#include "train_test_util.h"
 
 using namespace sad;
 namespace fs = std::filesystem;
@@ -65,20 +66,13 @@ namespace {
 
 TrainResult run_tiny(const std::string& ds, const std::string& out, double ema, const std::atomic<bool>* stop = nullptr,
                      bool resume = false, double ema_s = 0) {
-  TrainOptions o;
-  o.dataset = data::read_mvtec(ds);
-  o.out_dir = out;
   Config c;
   c.image_size = 32, c.width = 4, c.batch = 4, c.seed = 5, c.channels = 1, c.val_fraction = 0.2;
   c.steps_gan = 5, c.steps_seg = 3;
   c.ema_g = ema;
   c.ema_s = ema_s;
   c.finalise();
-  o.cfg = c;
-  o.quiet = true;
-  o.stop = stop;
-  o.resume = resume;
-  return train(o);
+  return test::train_quietly(ds, out, c, stop, resume);
 }
 
 // A model file's tensors whose names start with prefix ("G." or "S.").

@@ -14,6 +14,7 @@
 #include "model/anomaly_model.h"
 #include "model/trainer.h"
 #include "test_util.h"
+#include "train_test_util.h"
 
 using namespace sad;
 namespace fs = std::filesystem;
@@ -199,9 +200,6 @@ std::string make_wide_dataset(const std::string& root) {
 
 TrainResult train_tiled(const std::string& data_dir, const std::string& out, const std::atomic<bool>* stop = nullptr,
                         bool resume = false, Augment augment = Augment::None) {
-  TrainOptions o;
-  o.dataset = data::read_mvtec(data_dir);
-  o.out_dir = out;
   Config c;
   c.image_size = 32;
   c.width = 4;
@@ -214,11 +212,7 @@ TrainResult train_tiled(const std::string& data_dir, const std::string& out, con
   c.tile_scale = 1.0;
   c.augment = augment;
   c.finalise();
-  o.cfg = c;
-  o.quiet = true;
-  o.stop = stop;
-  o.resume = resume;
-  return train(o);
+  return test::train_quietly(data_dir, out, c, stop, resume);
 }
 
 }  // namespace

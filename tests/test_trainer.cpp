@@ -17,6 +17,7 @@
 #include "model/train_step.h"
 #include "model/trainer.h"
 #include "test_util.h"
+#include "train_test_util.h"
 
 using namespace sad;
 namespace fs = std::filesystem;
@@ -42,14 +43,7 @@ Config tiny_config(const std::string& mode) {
 
 TrainResult run(const std::string& data_dir, const std::string& out, const std::string& mode,
                 const std::atomic<bool>* stop = nullptr, bool resume = false) {
-  TrainOptions o;
-  o.dataset = data::read_mvtec(data_dir);
-  o.out_dir = out;
-  o.cfg = tiny_config(mode);
-  o.quiet = true;
-  o.stop = stop;
-  o.resume = resume;
-  return train(o);
+  return test::train_quietly(data_dir, out, tiny_config(mode), stop, resume);
 }
 
 // train_log.csv's rows without the last column (images per second, a measured rate).
@@ -221,18 +215,6 @@ TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past pha
 
 namespace {
 
-TrainResult run_cfg(const std::string& data_dir, const std::string& out, const Config& cfg,
-                    const std::atomic<bool>* stop = nullptr, bool resume = false) {
-  TrainOptions o;
-  o.dataset = data::read_mvtec(data_dir);
-  o.out_dir = out;
-  o.cfg = cfg;
-  o.quiet = true;
-  o.stop = stop;
-  o.resume = resume;
-  return train(o);
-}
-
 // A step budget that ends inside an epoch (3 steps an epoch here).
 Config step_config() {
   Config c = tiny_config("sparse-kl");
@@ -253,7 +235,7 @@ TEST_CASE("trainer: a step budget of two epochs' steps gives the epoch budget's 
   c.epochs_gan = c.epochs_seg = -1;
   c.steps_gan = c.steps_seg = 6;  // 2 epochs of 3 steps
   c.finalise();
-  TrainResult r = run_cfg(ds, tmp / "steps", c);
+  TrainResult r = test::train_quietly(ds, tmp / "steps", c);
   REQUIRE(r.completed);
   CHECK(r.steps_gan == 6);
   CHECK(r.steps_seg == 6);
@@ -273,14 +255,14 @@ TEST_CASE("trainer: a step budget ending inside an epoch resumes bit for bit aft
   test::TempDir tmp("trainer-steps-resume");
   std::string ds = make_tiny_dataset(tmp.path().string());
   const Config c = step_config();
-  TrainResult full = run_cfg(ds, tmp / "full", c);
+  TrainResult full = test::train_quietly(ds, tmp / "full", c);
   REQUIRE(full.completed);
   CHECK(full.steps_gan == 7);
   std::atomic<bool> stop{true};
-  TrainResult r = run_cfg(ds, tmp / "part", c, &stop);
+  TrainResult r = test::train_quietly(ds, tmp / "part", c, &stop);
   int resumes = 0;
   while (!r.completed && resumes < 100) {
-    r = run_cfg(ds, tmp / "part", c, &stop, /*resume=*/true);
+    r = test::train_quietly(ds, tmp / "part", c, &stop, /*resume=*/true);
     ++resumes;
   }
   REQUIRE(r.completed);
@@ -294,11 +276,11 @@ TEST_CASE("trainer: the resumed log is the checkpoint's and a dead process's tem
   test::TempDir tmp("trainer-crash");
   std::string ds = make_tiny_dataset(tmp.path().string());
   const Config c = step_config();
-  REQUIRE(run_cfg(ds, tmp / "full", c).completed);
+  REQUIRE(test::train_quietly(ds, tmp / "full", c).completed);
   std::atomic<bool> stop{true};
   const std::string part = tmp / "part";
-  REQUIRE_FALSE(run_cfg(ds, part, c, &stop).completed);
-  REQUIRE_FALSE(run_cfg(ds, part, c, &stop, true).completed);
+  REQUIRE_FALSE(test::train_quietly(ds, part, c, &stop).completed);
+  REQUIRE_FALSE(test::train_quietly(ds, part, c, &stop, true).completed);
   // What a kill -9 at the wrong moment leaves: log rows the checkpoint does not know (the
   // old order wrote the log first), and half-written temporaries of the dead process.
   std::string log = test::read_bytes(part + "/train_log.csv");
@@ -309,7 +291,7 @@ TEST_CASE("trainer: the resumed log is the checkpoint's and a dead process's tem
   test::write_bytes(part + "/samples/gan_step_0000003.png.tmp.77", "half");
   test::write_bytes(part + "/samples/gan_step_0000004.png.tmp.77.12", "half");  // the image writer's form
   test::write_bytes(part + "/notes.tmp.txt", "a user's file");                  // not ours: kept
-  REQUIRE(run_cfg(ds, part, c, nullptr, true).completed);
+  REQUIRE(test::train_quietly(ds, part, c, nullptr, true).completed);
   CHECK(log_without_rates(tmp / "full") == log_without_rates(part));
   CHECK_FALSE(fs::exists(part + "/checkpoint.safetensors.tmp.99999"));
   CHECK_FALSE(fs::exists(part + "/train_log.csv.tmp.4242"));
