@@ -104,10 +104,23 @@ Tensor crack_region(int64_t size, Rng& rng) {
   return m;
 }
 
+Tensor uneven_weights(int64_t size, Rng& rng) {
+  const int res_y = 1 + static_cast<int>(rng.below(2)), res_x = 1 + static_cast<int>(rng.below(2));
+  Tensor noise = perlin_noise(size, size, res_y, res_x, rng);
+  const int k = static_cast<int>(rng.below(4));
+  const double level = rng.uniform(-0.3, 0.3);
+  Tensor w = Tensor::empty({1, size, size});
+  rotate_square(noise.data<float>(), w.data<float>(), size, k);
+  float* p = w.data<float>();
+  for (int64_t i = 0; i < w.numel(); ++i) p[i] = static_cast<float>(std::clamp(0.5 + (p[i] - level) / 0.5, 0.0, 1.0));
+  return w;
+}
+
 Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt, const OtherImages& others) {
   check_image(x);
   SAD_CHECK(opt.p_perturb >= 0.0 && opt.p_perturb <= 1.0, "perturb: p_perturb must be in [0, 1], got ", opt.p_perturb);
   SAD_CHECK(opt.p_crack >= 0.0 && opt.p_crack <= 1.0, "perturb: p_crack must be in [0, 1], got ", opt.p_crack);
+  SAD_CHECK(opt.p_uneven >= 0.0 && opt.p_uneven <= 1.0, "perturb: p_uneven must be in [0, 1], got ", opt.p_uneven);
   SAD_CHECK(opt.max_draws >= 1 && opt.max_scale_log2 >= 0 && opt.max_scale_log2 < 16 && opt.noise_res >= 1,
             "perturb: bad options");
   const int64_t c = x.dim(0), s = x.dim(1), plane = s * s;
@@ -123,14 +136,24 @@ Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt, const Ot
   for (int draw = 1; draw <= opt.max_draws; ++draw) {
     r.draws = draw;
     const bool crack = opt.p_crack > 0 && rng.uniform() < opt.p_crack;
-    Tensor m = crack ? crack_region(s, rng) : perlin_region(s, rng, opt);
+    const bool uneven = !crack && opt.p_uneven > 0 && rng.uniform() < opt.p_uneven;
+    // The blend weights: the binary mask itself, or an uneven region's soft weights.
+    const Tensor weights = uneven ? uneven_weights(s, rng) : Tensor();
+    Tensor m = crack ? crack_region(s, rng) : uneven ? Tensor::empty({1, s, s}) : perlin_region(s, rng, opt);
+    if (uneven) {
+      const float* wp = weights.data<float>();
+      float* mp = m.data<float>();
+      for (int64_t i = 0; i < plane; ++i) mp[i] = wp[i] >= 0.5f ? 1.0f : 0.0f;
+    }
     const float* ms = m.data<float>();
+    const float* ws = uneven ? weights.data<float>() : ms;
     double area = 0;
     for (int64_t i = 0; i < plane; ++i) area += ms[i];
     area /= static_cast<double>(plane);
-    if (area < opt.min_area || area > opt.max_area) continue;
+    if (area < (uneven ? opt.uneven_min_area : opt.min_area) || area > (uneven ? opt.uneven_max_area : opt.max_area))
+      continue;
 
-    const auto source = static_cast<PerturbSource>(rng.below(3));
+    const auto source = uneven ? PerturbSource::Intensity : static_cast<PerturbSource>(rng.below(3));
     if (source == PerturbSource::OtherImage) {
       Tensor other = x;
       if (others.count >= 2 && others.get) {
@@ -166,15 +189,16 @@ Perturbed perturb(const Tensor& x, Rng& rng, const PerturbOptions& opt, const Ot
     }
     const double beta = rng.uniform(opt.beta_min, opt.beta_max);
 
-    // x~ = clip((1 - m) x + m ((1 - beta) x + beta t), -1, 1); visibility = mean over m of |x~ - x|.
+    // x~ = clip((1 - w) x + w ((1 - beta) x + beta t), -1, 1) with w = m (METHOD.md) or an
+    // uneven region's soft weights; visibility = mean over m of |x~ - x|.
     double diff = 0;
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t i = 0; i < plane; ++i) {
         const int64_t e = ch * plane + i;
-        const double mv = ms[i];
-        const double v = (1.0 - mv) * xs[e] + mv * ((1.0 - beta) * xs[e] + beta * ts[e]);
+        const double wv = ws[i];
+        const double v = (1.0 - wv) * xs[e] + wv * ((1.0 - beta) * xs[e] + beta * ts[e]);
         out[e] = static_cast<float>(std::clamp(v, -1.0, 1.0));
-        diff += mv * std::abs(static_cast<double>(out[e]) - xs[e]);
+        diff += static_cast<double>(ms[i]) * std::abs(static_cast<double>(out[e]) - xs[e]);
       }
     const double visibility = diff / (area * static_cast<double>(plane) * static_cast<double>(c));
     if (visibility < opt.min_visibility) continue;

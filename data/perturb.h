@@ -39,6 +39,14 @@ struct PerturbOptions {
   // A lever beyond METHOD.md (0: off, no random number drawn for it): the probability that a
   // draw's region is a thin crack (crack_region) instead of a Perlin region.
   double p_crack = 0.0;
+  // A lever beyond METHOD.md (0: off, no random number drawn for it): the probability that a
+  // draw (not a crack) is an uneven region (uneven_weights): a smooth brightness change over
+  // a large part of the image, blended with soft edges and always from the intensity source.
+  // MTD's "uneven" defects hold 70 % of its defect pixels (mean area 24 % of an image), a
+  // shape the [0.5 %, 10 %] Perlin regions never take.
+  double p_uneven = 0.0;
+  double uneven_min_area = 0.15;  // accepted area of its mask (weights >= 0.5): [15 %, 60 %]
+  double uneven_max_area = 0.60;
 };
 
 enum class PerturbSource : int { None = -1, OtherImage = 0, Noise = 1, Intensity = 2 };
@@ -74,5 +82,11 @@ Tensor perlin_region(int64_t size, Rng& rng, const PerturbOptions& opt = {});
 // to the image: (1, S, S) in {0, 1}. Real cracks (KolektorSDD, MTD's crack and fray) are thin
 // and long, the shape that Perlin blobs never take.
 Tensor crack_region(int64_t size, Rng& rng);
+
+// An uneven region's blend weights: Perlin noise of one or two lattice cells across the image
+// (the lowest frequencies), rotated by k * 90 degrees, mapped to w =
+// 0.5 + (n - t) / 0.5 clipped to [0, 1], the level t ~ U(-0.3, 0.3): (1, S, S), smooth, its
+// mask w >= 0.5 (n >= t: about half the image).
+Tensor uneven_weights(int64_t size, Rng& rng);
 
 }  // namespace sad::data

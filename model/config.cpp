@@ -40,6 +40,7 @@ const std::vector<Field>& fields() {
       {"val_crops", &Config::val_crops},
       {"p_perturb", &Config::p_perturb},
       {"p_crack", &Config::p_crack},
+      {"p_uneven", &Config::p_uneven},
       {"augment", &Config::augment},
       {"l_mse", &Config::l_mse},
       {"l_ssim", &Config::l_ssim},
@@ -212,6 +213,7 @@ void Config::validate() const {
   SAD_CHECK(map_sigma >= 0 && map_sigma <= 64, "map_sigma must lie in [0, 64], got ", map_sigma);
   SAD_CHECK(p_perturb >= 0 && p_perturb <= 1, "p_perturb must lie in [0, 1], got ", p_perturb);
   SAD_CHECK(p_crack >= 0 && p_crack <= 1, "p_crack must lie in [0, 1], got ", p_crack);
+  SAD_CHECK(p_uneven >= 0 && p_uneven <= 1, "p_uneven must lie in [0, 1], got ", p_uneven);
   // rho reaches float32 kernels (and log(rho / (1 - rho)) S's head bias): 1e-300 would be 0.
   SAD_CHECK(rho >= 1e-6 && rho <= 1 - 1e-6, "rho must lie in [1e-6, 1 - 1e-6], got ", rho);
   for (double lr : {lr_g, lr_d, lr_s}) SAD_CHECK(lr > 0, "learning rates must be > 0");

@@ -116,7 +116,8 @@ struct Config {
   int64_t window_stride() const { return tile_stride > 0 ? tile_stride : image_size / 2; }
   // ---- training-time perturbation ----
   double p_perturb = 0.5;
-  double p_crack = 0.0;  // a lever (0: METHOD.md): share of perturbation regions that are thin cracks
+  double p_crack = 0.0;   // a lever (0: METHOD.md): share of perturbation regions that are thin cracks
+  double p_uneven = 0.0;  // a lever (0: METHOD.md): share of draws that are large smooth brightness changes
   // A lever (none: METHOD.md): each training sample (both phases) is transformed before it is
   // perturbed, drawn from its own stream keyed like the sample; none draws nothing.
   Augment augment = Augment::None;

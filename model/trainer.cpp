@@ -160,6 +160,7 @@ data::Sample Trainer::make_sample(int64_t phase, int64_t idx, int64_t epoch) con
   data::PerturbOptions po;
   po.p_perturb = cfg_.p_perturb;
   po.p_crack = cfg_.p_crack;
+  po.p_uneven = cfg_.p_uneven;
   data::OtherImages others{static_cast<int64_t>(train_images_.size()), idx,
                            [&window](int64_t j) { return window(j, 1 + static_cast<uint64_t>(j)); }};
   data::Perturbed p = data::perturb(x, rng, po, others);

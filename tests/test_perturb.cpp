@@ -293,3 +293,58 @@ TEST_CASE("crack_region: a thin wandering line drawn from the Rng alone that per
   Rng bad = Rng::stream(1, {1});
   CHECK_THROWS_AS(perturb(x, bad, opt), Error);
 }
+
+TEST_CASE("uneven_weights: smooth low-frequency weights in [0 1] that perturb uses at rate p_uneven") {
+  const int64_t s = 64;
+  double covered = 0;
+  for (uint64_t k = 0; k < 20; ++k) {
+    Rng a = Rng::stream(6, {k}), b = Rng::stream(6, {k});
+    Tensor w = uneven_weights(s, a);
+    CHECK(w.to_vector() == uneven_weights(s, b).to_vector());  // the Rng alone decides
+    const std::vector<float> v = w.to_vector();
+    float steepest = 0;
+    for (int64_t i = 0; i < s; ++i)
+      for (int64_t j = 0; j < s; ++j) {
+        const float x = v[static_cast<size_t>(i * s + j)];
+        REQUIRE(x >= 0.0f);
+        REQUIRE(x <= 1.0f);
+        covered += x >= 0.5f;
+        if (j + 1 < s) steepest = std::max(steepest, std::abs(v[static_cast<size_t>(i * s + j + 1)] - x));
+        if (i + 1 < s) steepest = std::max(steepest, std::abs(v[static_cast<size_t>((i + 1) * s + j)] - x));
+      }
+    // Soft edges: one or two lattice cells across 64 pixels, so no jump from 0 to 1 between
+    // neighbours (a binary mask's edge jumps by 1).
+    CHECK(steepest < 0.25f);
+  }
+  covered /= 20.0 * s * s;
+  CHECK(covered > 0.2);  // large regions: half the image on average (level centred on 0)
+  CHECK(covered < 0.8);
+
+  // p_uneven = 0 draws nothing for the lever: METHOD.md's perturbation bit for bit.
+  PerturbOptions opt, off;
+  opt.p_perturb = off.p_perturb = 1.0;
+  Tensor x = smooth_image(1, s, 7);
+  Rng r1 = Rng::stream(9, {2}), r2 = Rng::stream(9, {2});
+  off.p_uneven = 0.0;
+  CHECK(perturb(x, r1, opt).image.to_vector() == perturb(x, r2, off).image.to_vector());
+  // p_uneven = 1: every accepted draw is a large region from the intensity source.
+  opt.p_uneven = 1.0;
+  int labelled = 0, large = 0, intensity = 0;
+  for (uint64_t k = 0; k < 30; ++k) {
+    Rng r = Rng::stream(11, {k});
+    Perturbed p = perturb(x, r, opt);
+    if (p.label < 0.5f) continue;
+    ++labelled;
+    double area = 0;
+    for (float v : p.mask.to_vector()) area += v;
+    area /= static_cast<double>(s * s);
+    large += area >= opt.uneven_min_area && area <= opt.uneven_max_area;
+    intensity += p.source == PerturbSource::Intensity;
+  }
+  CHECK(labelled >= 20);
+  CHECK(large == labelled);
+  CHECK(intensity == labelled);
+  opt.p_uneven = -0.5;
+  Rng bad = Rng::stream(1, {1});
+  CHECK_THROWS_AS(perturb(x, bad, opt), Error);
+}
