@@ -1,12 +1,16 @@
 // CPU reference for batch_norm2d: per-channel normalisation over (N, H, W), PyTorch's
 // conventions (biased variance to normalise, unbiased variance in the running estimate,
 // r = (1 - momentum) r + momentum * stat), so golden checks against PyTorch match.
-// Statistics and gradient sums accumulate in double; channels are independent, so the
-// OpenMP loop over channels does not change any summation order.
+// Statistics and gradient sums accumulate in double, over the 16 lanes of
+// kernels/cpu/lane_sum.h; channels are independent, so the OpenMP loop over channels does
+// not change any summation order. Each channel's loops run on the instruction-set path of
+// kernels/cpu/isa.h.
 #include <cmath>
 
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -85,42 +89,43 @@ void batch_norm2d_forward(const ops::BatchNormParams& p, const Tensor& inp, cons
     T* si = save_invstd.data<T>();
     const double momentum = p.momentum, eps = p.eps;
 #pragma omp parallel for schedule(static) if (N * C * HW > 32768)
-    for (int64_t c = 0; c < C; ++c) {
-      double mean, var;
-      if (p.training) {
-        double s = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* xr = x + (n * C + c) * HW;
-          for (int64_t i = 0; i < HW; ++i) s += xr[i];
-        }
-        mean = s / static_cast<double>(M);
-        // Two passes: sum (x - mean)^2 does not cancel catastrophically like E[x^2] - mean^2.
-        double ss = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const T* xr = x + (n * C + c) * HW;
-          for (int64_t i = 0; i < HW; ++i) {
-            double d = xr[i] - mean;
-            ss += d * d;
+    for (int64_t c = 0; c < C; ++c)
+      isa_run([&] {
+        double mean, var;
+        if (p.training) {
+          LaneSum s;
+          for (int64_t n = 0; n < N; ++n) {
+            const T* xr = x + (n * C + c) * HW;
+            s.add(HW, [xr](int64_t i) { return static_cast<double>(xr[i]); });
           }
+          mean = s.total() / static_cast<double>(M);
+          // Two passes: sum (x - mean)^2 does not cancel catastrophically like E[x^2] - mean^2.
+          LaneSum ss;
+          for (int64_t n = 0; n < N; ++n) {
+            const T* xr = x + (n * C + c) * HW;
+            ss.add(HW, [xr, mean](int64_t i) {
+              const double d = xr[i] - mean;
+              return d * d;
+            });
+          }
+          var = ss.total() / static_cast<double>(M);  // biased: used to normalise
+          const double unbiased = ss.total() / static_cast<double>(M - 1);
+          rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean);
+          rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
+        } else {
+          mean = rm[c];
+          var = rv[c];
         }
-        var = ss / static_cast<double>(M);  // biased: used to normalise
-        double unbiased = ss / static_cast<double>(M - 1);
-        rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean);
-        rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
-      } else {
-        mean = rm[c];
-        var = rv[c];
-      }
-      const double invstd = 1.0 / std::sqrt(var + eps);
-      const double scale = g[c] * invstd;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xr = x + (n * C + c) * HW;
-        T* yr = y + (n * C + c) * HW;
-        for (int64_t i = 0; i < HW; ++i) yr[i] = static_cast<T>((xr[i] - mean) * scale + b[c]);
-      }
-      sm[c] = static_cast<T>(mean);
-      si[c] = static_cast<T>(invstd);
-    }
+        const double invstd = 1.0 / std::sqrt(var + eps);
+        const double scale = g[c] * invstd, shift = b[c];
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = x + (n * C + c) * HW;
+          T* yr = y + (n * C + c) * HW;
+          for (int64_t i = 0; i < HW; ++i) yr[i] = static_cast<T>((xr[i] - mean) * scale + shift);
+        }
+        sm[c] = static_cast<T>(mean);
+        si[c] = static_cast<T>(invstd);
+      });
   });
 }
 
@@ -139,35 +144,35 @@ void batch_norm2d_backward(const ops::BatchNormParams& p, const Tensor& inp, con
     T* dg = dgamma ? dgamma->data<T>() : nullptr;
     T* db = dbeta ? dbeta->data<T>() : nullptr;
 #pragma omp parallel for schedule(static) if (N * C * HW > 32768)
-    for (int64_t c = 0; c < C; ++c) {
-      const double mean = sm[c], invstd = si[c];
-      // sum dy and sum dy * xhat, with xhat = (x - mean) invstd.
-      double sdy = 0, sdyx = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xr = x + (n * C + c) * HW;
-        const T* dyr = dy + (n * C + c) * HW;
-        for (int64_t i = 0; i < HW; ++i) {
-          sdy += dyr[i];
-          sdyx += dyr[i] * ((xr[i] - mean) * invstd);
+    for (int64_t c = 0; c < C; ++c)
+      isa_run([&] {
+        const double mean = sm[c], invstd = si[c];
+        // sum dy and sum dy * xhat, with xhat = (x - mean) invstd.
+        LaneSum s_dy, s_dyx;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = x + (n * C + c) * HW;
+          const T* dyr = dy + (n * C + c) * HW;
+          s_dy.add(HW, [dyr](int64_t i) { return static_cast<double>(dyr[i]); });
+          s_dyx.add(HW, [xr, dyr, mean, invstd](int64_t i) { return dyr[i] * ((xr[i] - mean) * invstd); });
         }
-      }
-      if (db) db[c] = static_cast<T>(sdy);
-      if (dg) dg[c] = static_cast<T>(sdyx);
-      if (!dx) continue;
-      const double scale = g[c] * invstd;
-      // Training: mean and variance depend on every x of the channel, which adds
-      // -mean(dy) - xhat mean(dy xhat) to dy. Eval: the statistics are constants.
-      const double mdy = p.training ? sdy / M : 0.0, mdyx = p.training ? sdyx / M : 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xr = x + (n * C + c) * HW;
-        const T* dyr = dy + (n * C + c) * HW;
-        T* dxr = dx + (n * C + c) * HW;
-        for (int64_t i = 0; i < HW; ++i) {
-          const double xhat = (xr[i] - mean) * invstd;
-          dxr[i] = static_cast<T>(scale * (dyr[i] - mdy - xhat * mdyx));
+        const double sdy = s_dy.total(), sdyx = s_dyx.total();
+        if (db) db[c] = static_cast<T>(sdy);
+        if (dg) dg[c] = static_cast<T>(sdyx);
+        if (!dx) return;
+        const double scale = g[c] * invstd;
+        // Training: mean and variance depend on every x of the channel, which adds
+        // -mean(dy) - xhat mean(dy xhat) to dy. Eval: the statistics are constants.
+        const double mdy = p.training ? sdy / M : 0.0, mdyx = p.training ? sdyx / M : 0.0;
+        for (int64_t n = 0; n < N; ++n) {
+          const T* xr = x + (n * C + c) * HW;
+          const T* dyr = dy + (n * C + c) * HW;
+          T* dxr = dx + (n * C + c) * HW;
+          for (int64_t i = 0; i < HW; ++i) {
+            const double xhat = (xr[i] - mean) * invstd;
+            dxr[i] = static_cast<T>(scale * (dyr[i] - mdy - xhat * mdyx));
+          }
         }
-      }
-    }
+      });
   });
 }
 

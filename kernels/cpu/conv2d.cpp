@@ -1,5 +1,8 @@
 // CPU reference for conv2d (any kernel size, stride and zero padding, separate for h and
-// w): im2col and OpenBLAS GEMMs, col2im for the input gradient. Training G, D and S at
+// w): im2col and OpenBLAS GEMMs, col2im for the input gradient. In float32, a stride-1
+// convolution at least 16 columns wide runs its forward and input gradient as a direct
+// convolution instead (kernels/cpu/conv2d_direct.h); float64, the gradient checks'
+// precision, always takes the GEMMs. Training G, D and S at
 // 128x128 on two cores needs GEMM speed, so this is the one CPU op that is not plain
 // loops; tests/test_conv.cpp checks it against a direct convolution.
 //
@@ -17,11 +20,15 @@
 // (consecutive tasks in order), then adds the partials in chunk order, so the results
 // are bit-identical for any thread count.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/checks.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -117,6 +124,36 @@ ConvGeom conv_geom(const ops::Conv2dParams& p, const Tensor& inp, const Tensor& 
   return g;
 }
 
+conv_direct::Geom direct_geom(const ConvGeom& g) {
+  return conv_direct::Geom{g.ci, g.h, g.w, g.co, g.kh, g.kw, g.ph, g.pw, g.ho, g.wo};
+}
+
+// Rows per task of the direct convolution (at least 16 columns wide): about 4096 output
+// pixels, so that a batch of one still splits between threads while the padded copy of a
+// band's input rows (KH - 1 rows more than the band) stays a small overhead.
+int64_t direct_band_rows(int64_t wo) { return std::max<int64_t>(1, 4096 / wo); }
+// The weight gradient's tasks are longer (about 8192 pixels): each ends with a tree over
+// 16 lanes per weight, and the training batches give enough tasks.
+int64_t direct_weight_band_rows(int64_t wo) { return std::max<int64_t>(1, 8192 / wo); }
+
+// The direct convolution of one batch: out (N, Co, Ho, Wo) = bias + conv(x (N, Ci, H, W)),
+// tasks over (image, band of output rows), each output value computed in one task.
+void direct_batch(const conv_direct::Geom& d, int64_t n_images, const float* x, const std::vector<float>& wpack,
+                  const float* bias, float* out, bool parallel) {
+  const int64_t rows = direct_band_rows(d.wo), bands = (d.ho + rows - 1) / rows;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> pad;  // per-thread workspace
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < n_images * bands; ++t) {
+      const int64_t n = t / bands, band = t % bands;
+      const int64_t oh0 = band * rows, oh1 = std::min(d.ho, oh0 + rows);
+      conv_direct::forward_rows(d, x + n * d.ci * d.h * d.w, wpack.data(), bias, oh0, oh1, out + n * d.co * d.ho * d.wo,
+                                pad);
+    }
+  }
+}
+
 // Smallest o in [0, limit] with o * s + off >= 0: where a row of output positions,
 // reading input index o * s + off, first lands at or past index 0 (or, with off shifted
 // by the input size, past the end).
@@ -195,6 +232,13 @@ void conv2d_forward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor&
     const T* wt = weight.data<T>();  // (Co, K)
     const T* b = bias ? bias->data<T>() : nullptr;
     T* y = out.data<T>();  // (N, Co, P)
+    if constexpr (std::is_same_v<T, float>) {
+      if (conv_direct::applies(g.kh, g.kw, g.sh, g.sw, g.wo)) {
+        const std::vector<float> wpack = conv_direct::pack_weight(wt, g.co, g.ci, g.kh, g.kw);
+        direct_batch(direct_geom(g), g.n, x, wpack, b, y, g.macs() > kParallelMacs);
+        return;
+      }
+    }
     const int64_t K = g.rows(), P = g.cols(), bands = g.bands();
     const bool direct = g.col_is_input();
 #pragma omp parallel if (g.macs() > kParallelMacs)
@@ -237,12 +281,18 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
     if (dweight) {
       // Tasks (image, band) in order, cut into `chunks` runs of consecutive tasks; each
       // run accumulates into its own partial (Co, K).
-      const int64_t bands = g.bands(), tasks = g.n * bands;
-      const int64_t chunks = std::min(tasks, kWeightChunks);
+      // float32 stride-1 layers: each task's share by the direct kernel (conv2d_direct.h),
+      // added to its chunk's partial in task order; otherwise im2col + GEMM.
+      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(g.kh, g.kw, g.sh, g.sw, g.wo);
+      const int64_t bands =
+          by_tiles ? (g.ho + direct_weight_band_rows(g.wo) - 1) / direct_weight_band_rows(g.wo) : g.bands();
+      const int64_t tasks = g.n * bands, chunks = std::min(tasks, kWeightChunks);
       std::vector<T> partial(static_cast<size_t>(chunks * g.co * K));
 #pragma omp parallel if (g.macs() > kParallelMacs)
       {
-        std::vector<T> col(direct ? 0 : static_cast<size_t>(K * g.band_rows() * g.wo));
+        std::vector<T> col(direct || by_tiles ? 0 : static_cast<size_t>(K * g.band_rows() * g.wo));
+        std::vector<T> task_dw(by_tiles ? static_cast<size_t>(g.co * K) : 0);
+        conv_direct::Workspace ws;
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < chunks; ++c) {
           const int64_t t0 = blas::part_begin(c, chunks, tasks), t1 = blas::part_begin(c + 1, chunks, tasks);
@@ -251,6 +301,16 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
             const int64_t oh0 = blas::part_begin(band, bands, g.ho), oh1 = blas::part_begin(band + 1, bands, g.ho);
             const int64_t p0 = oh0 * g.wo, B = (oh1 - oh0) * g.wo;
             const T* xn = x + n * g.ci * g.h * g.w;
+            if constexpr (std::is_same_v<T, float>) {
+              if (by_tiles) {
+                T* pc = partial.data() + c * g.co * K;
+                conv_direct::weight_grad_rows(direct_geom(g), xn, dy + n * g.co * P, oh0, oh1,
+                                              t == t0 ? pc : task_dw.data(), ws);
+                if (t != t0)
+                  for (int64_t i = 0; i < g.co * K; ++i) pc[i] += task_dw[static_cast<size_t>(i)];
+                continue;
+              }
+            }
             const T* cb = xn + p0;
             int64_t ldc = P;
             if (!direct) {
@@ -276,6 +336,18 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
 
     if (dinp) {
       T* dx = dinp->data<T>();  // (N, Ci, H, W)
+      if constexpr (std::is_same_v<T, float>) {
+        // The input gradient of a stride-1 convolution is itself one (conv2d_direct.h).
+        if (conv_direct::applies(g.kh, g.kw, g.sh, g.sw, g.wo) && g.ph < g.kh && g.pw < g.kw) {
+          const std::vector<float> wpack = conv_direct::pack_weight_for_input_grad(wt, g.co, g.ci, g.kh, g.kw);
+          direct_batch(conv_direct::input_grad_geom(direct_geom(g)), g.n, dy, wpack, nullptr, dx,
+                       g.macs() > kParallelMacs);
+          dinp = nullptr;  // done
+        }
+      }
+    }
+    if (dinp) {
+      T* dx = dinp->data<T>();  // (N, Ci, H, W)
       const int64_t groups = g.groups(), khw = g.kh * g.kw;
 #pragma omp parallel if (g.macs() > kParallelMacs)
       {
@@ -299,14 +371,15 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
     if (dbias) {
       T* db = dbias->data<T>();  // (Co)
 #pragma omp parallel for schedule(static) if (g.n * g.co * P > 65536)
-      for (int64_t o = 0; o < g.co; ++o) {
-        double s = 0;
-        for (int64_t n = 0; n < g.n; ++n) {
-          const T* r = dy + (n * g.co + o) * P;
-          for (int64_t i = 0; i < P; ++i) s += r[i];
-        }
-        db[o] = static_cast<T>(s);
-      }
+      for (int64_t o = 0; o < g.co; ++o)
+        isa_run([&] {
+          LaneSum s;  // kernels/cpu/lane_sum.h: 16 lanes, not one chain of dependent adds
+          for (int64_t n = 0; n < g.n; ++n) {
+            const T* r = dy + (n * g.co + o) * P;
+            s.add(P, [r](int64_t i) { return static_cast<double>(r[i]); });
+          }
+          db[o] = static_cast<T>(s.total());
+        });
     }
   });
 }

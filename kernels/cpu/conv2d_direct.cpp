@@ -1,0 +1,353 @@
+// The stride-1 direct convolution of kernels/cpu/conv2d_direct.h.
+//
+// One register tile is 8 output channels x V output columns of one output row (V = 16 with
+// AVX-512, 8 with AVX2 and on the portable path): 8 vector accumulators, and per tap
+// (ci, kh, kw) one load of V input values and 8 broadcast weights. The input rows a band
+// of output rows reads are first copied into a zero-padded buffer (Ci, R + KH - 1, Wp), so
+// the tile loop has no bounds checks; Wp leaves 16 columns of slack past the padding, so a
+// tile that overhangs the row's end reads zeros (or the next row) into columns it then
+// does not store.
+#include "kernels/cpu/conv2d_direct.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/isa.h"
+
+#if SPARSEAD_ISA_X86
+#include <immintrin.h>
+#endif
+
+namespace sad::cpu::conv_direct {
+
+namespace {
+
+constexpr int kCb = static_cast<int>(kCoBlock);
+constexpr int64_t kSlack = 16;  // columns past the padded row: the widest tile's overhang
+
+int64_t co_padded(int64_t co) { return (co + kCoBlock - 1) / kCoBlock * kCoBlock; }
+
+// One output row of 8 channels: y0 points at channel co0's row, nc <= 8 channels are
+// stored (those past Co are computed from zero weights and dropped), wo columns.
+struct Row {
+  const float* x;  // padded input at (ci 0, the row's first input row, column 0)
+  int64_t ci_stride, row_stride;
+  int64_t ci, kh, kw;
+  const float* w;  // packed weight at column co0
+  int64_t cop;
+  float bias[kCb];
+  float* y0;
+  int64_t y_cstride;  // between output channels
+  int nc;
+  int64_t wo;
+};
+
+// Stores an 8 x V tile (row-major in t) into y, keeping only the valid channels and columns.
+template <int V>
+void store_tile(const Row& r, int64_t ow0, const float* t) {
+  const int64_t n = std::min<int64_t>(V, r.wo - ow0);
+  for (int c = 0; c < r.nc; ++c) std::memcpy(r.y0 + c * r.y_cstride + ow0, t + c * V, static_cast<size_t>(n) * 4);
+}
+
+void row_portable(const Row& r) {
+  constexpr int V = 8;
+  for (int64_t ow0 = 0; ow0 < r.wo; ow0 += V) {
+    float acc[kCb][V];
+    for (int c = 0; c < kCb; ++c)
+      for (int p = 0; p < V; ++p) acc[c][p] = r.bias[c];
+    const float* wk = r.w;
+    for (int64_t ci = 0; ci < r.ci; ++ci)
+      for (int64_t i = 0; i < r.kh; ++i) {
+        const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
+        for (int64_t j = 0; j < r.kw; ++j, wk += r.cop)
+          for (int c = 0; c < kCb; ++c)
+            for (int p = 0; p < V; ++p) acc[c][p] = std::fma(wk[c], xr[j + p], acc[c][p]);
+      }
+    store_tile<V>(r, ow0, &acc[0][0]);
+  }
+}
+
+#if SPARSEAD_ISA_X86
+__attribute__((target("avx2,fma"))) void row_avx2(const Row& r) {
+  constexpr int V = 8;
+  for (int64_t ow0 = 0; ow0 < r.wo; ow0 += V) {
+    __m256 acc[kCb];
+    for (int c = 0; c < kCb; ++c) acc[c] = _mm256_set1_ps(r.bias[c]);
+    const float* wk = r.w;
+    for (int64_t ci = 0; ci < r.ci; ++ci)
+      for (int64_t i = 0; i < r.kh; ++i) {
+        const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
+        for (int64_t j = 0; j < r.kw; ++j, wk += r.cop) {
+          const __m256 xv = _mm256_loadu_ps(xr + j);
+          for (int c = 0; c < kCb; ++c) acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(wk[c]), xv, acc[c]);
+        }
+      }
+    alignas(32) float t[kCb * V];
+    for (int c = 0; c < kCb; ++c) _mm256_store_ps(t + c * V, acc[c]);
+    store_tile<V>(r, ow0, t);
+  }
+}
+
+__attribute__((target("avx512f,fma"))) void row_avx512(const Row& r) {
+  constexpr int V = 16;
+  for (int64_t ow0 = 0; ow0 < r.wo; ow0 += V) {
+    __m512 acc[kCb];
+    for (int c = 0; c < kCb; ++c) acc[c] = _mm512_set1_ps(r.bias[c]);
+    const float* wk = r.w;
+    for (int64_t ci = 0; ci < r.ci; ++ci)
+      for (int64_t i = 0; i < r.kh; ++i) {
+        const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
+        for (int64_t j = 0; j < r.kw; ++j, wk += r.cop) {
+          const __m512 xv = _mm512_loadu_ps(xr + j);
+          for (int c = 0; c < kCb; ++c) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(wk[c]), xv, acc[c]);
+        }
+      }
+    alignas(64) float t[kCb * V];
+    for (int c = 0; c < kCb; ++c) _mm512_store_ps(t + c * V, acc[c]);
+    store_tile<V>(r, ow0, t);
+  }
+}
+#endif
+
+using RowFn = void (*)(const Row&);
+
+RowFn row_fn() {
+#if SPARSEAD_ISA_X86
+  switch (cpu_isa()) {
+    case Isa::Avx512: return row_avx512;
+    case Isa::Avx2: return row_avx2;
+    case Isa::Portable: break;
+  }
+#endif
+  return row_portable;
+}
+
+// ---- the weight gradient ----------------------------------------------------------------------
+//
+// dweight(co, ci, i, j) = sum over the band's output pixels of dy(co, oh, ow) times the
+// input the tap (i, j) reads there. One tile is 4 output channels x J <= 3 taps
+// (ci, i, j0 .. j0 + J - 1), each sum kept in 16 lanes: lane l adds the products at the
+// columns ow = p0 + l, row by row, p0 = 0, 16, ...; columns past Wo add fma(0, x, .),
+// which leaves the lane's value as it is. The lanes are then added in a fixed tree
+// (weight_grad_rows), so every path gives the same bits.
+constexpr int kWc = 4;
+constexpr int kLanes = 16;
+
+struct WTile {
+  const float* dy[kWc];  // each channel's band of dy (Wo-wide rows); a zero band for channels past Co
+  const float* x;        // padded input at (ci, padded row i, column j0)
+  int64_t x_stride;      // between padded rows
+  int64_t rows, wo;
+  float* lanes;  // (kWc, J, 16) out
+};
+
+template <int J>
+void wtile_portable(const WTile& t) {
+  float acc[kWc][J][kLanes] = {};
+  for (int64_t r = 0; r < t.rows; ++r) {
+    const float* xr = t.x + r * t.x_stride;
+    for (int64_t p0 = 0; p0 < t.wo; p0 += kLanes) {
+      float d[kWc][kLanes];
+      for (int c = 0; c < kWc; ++c)
+        for (int l = 0; l < kLanes; ++l) d[c][l] = p0 + l < t.wo ? t.dy[c][r * t.wo + p0 + l] : 0.0f;
+      for (int jj = 0; jj < J; ++jj)
+        for (int c = 0; c < kWc; ++c)
+          for (int l = 0; l < kLanes; ++l) acc[c][jj][l] = std::fma(d[c][l], xr[p0 + jj + l], acc[c][jj][l]);
+    }
+  }
+  std::memcpy(t.lanes, acc, sizeof(acc));
+}
+
+#if SPARSEAD_ISA_X86
+template <int J>
+__attribute__((target("avx2,fma"))) void wtile_avx2(const WTile& t) {
+  // Lanes 0-7, then lanes 8-15, in two passes: 16 lanes at once would need 24 accumulators
+  // in 16 registers. Locals, not the struct's fields (see wtile_avx512).
+  const float* dy[kWc];
+  for (int c = 0; c < kWc; ++c) dy[c] = t.dy[c];
+  const float* const x = t.x;
+  const int64_t x_stride = t.x_stride, rows = t.rows, wo = t.wo;
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int half = 0; half < 2; ++half) {
+    __m256 acc[kWc * J];
+#pragma GCC unroll 16
+    for (int k = 0; k < kWc * J; ++k) acc[k] = _mm256_setzero_ps();
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * x_stride + 8 * half;
+      const int64_t dr = r * wo + 8 * half;
+      for (int64_t p0 = 0; p0 < wo; p0 += kLanes) {
+        // Lanes at or past Wo load 0 (maskload reads nothing there).
+        const int64_t left = std::clamp<int64_t>(wo - p0 - 8 * half, 0, 8);
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), idx);
+        __m256 d[kWc];
+#pragma GCC unroll 4
+        for (int c = 0; c < kWc; ++c) d[c] = _mm256_maskload_ps(dy[c] + dr + p0, m);
+#pragma GCC unroll 3
+        for (int jj = 0; jj < J; ++jj) {
+          const __m256 xv = _mm256_loadu_ps(xr + p0 + jj);
+#pragma GCC unroll 4
+          for (int c = 0; c < kWc; ++c) acc[c * J + jj] = _mm256_fmadd_ps(d[c], xv, acc[c * J + jj]);
+        }
+      }
+    }
+#pragma GCC unroll 16
+    for (int k = 0; k < kWc * J; ++k) _mm256_storeu_ps(t.lanes + k * kLanes + 8 * half, acc[k]);
+  }
+}
+
+template <int J>
+__attribute__((target("avx512f,fma"))) void wtile_avx512(const WTile& t) {
+  // Locals, not the struct's fields: with those GCC reloaded the fields and spilled the
+  // accumulators to the stack on every iteration.
+  const float* dy[kWc];
+  for (int c = 0; c < kWc; ++c) dy[c] = t.dy[c];
+  const float* const x = t.x;
+  const int64_t x_stride = t.x_stride, rows = t.rows, wo = t.wo;
+  __m512 acc[kWc * J];
+#pragma GCC unroll 16
+  for (int k = 0; k < kWc * J; ++k) acc[k] = _mm512_setzero_ps();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * x_stride;
+    const int64_t dr = r * wo;
+    for (int64_t p0 = 0; p0 < wo; p0 += kLanes) {
+      const int64_t left = std::min<int64_t>(kLanes, wo - p0);
+      const __mmask16 m = static_cast<__mmask16>((1u << left) - 1);  // lanes at or past Wo load 0
+      __m512 d[kWc];
+#pragma GCC unroll 4
+      for (int c = 0; c < kWc; ++c) d[c] = _mm512_maskz_loadu_ps(m, dy[c] + dr + p0);
+#pragma GCC unroll 3
+      for (int jj = 0; jj < J; ++jj) {
+        const __m512 xv = _mm512_loadu_ps(xr + p0 + jj);
+#pragma GCC unroll 4
+        for (int c = 0; c < kWc; ++c) acc[c * J + jj] = _mm512_fmadd_ps(d[c], xv, acc[c * J + jj]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int k = 0; k < kWc * J; ++k) _mm512_storeu_ps(t.lanes + k * kLanes, acc[k]);
+}
+#endif
+
+using WTileFn = void (*)(const WTile&);
+
+// The tile functions for J = 1, 2, 3 on the path in use.
+struct WTileFns {
+  WTileFn fn[3];
+};
+
+WTileFns wtile_fns() {
+#if SPARSEAD_ISA_X86
+  switch (cpu_isa()) {
+    case Isa::Avx512: return {{wtile_avx512<1>, wtile_avx512<2>, wtile_avx512<3>}};
+    case Isa::Avx2: return {{wtile_avx2<1>, wtile_avx2<2>, wtile_avx2<3>}};
+    case Isa::Portable: break;
+  }
+#endif
+  return {{wtile_portable<1>, wtile_portable<2>, wtile_portable<3>}};
+}
+
+// The 16 lanes added pairwise: (0+8, 1+9, ...), then (0+4, ...), then (0+2, 1+3), then 0+1.
+float lane_total(const float* lanes) {
+  float t[kLanes];
+  std::memcpy(t, lanes, sizeof(t));
+  for (int w = kLanes / 2; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) t[l] += t[l + w];
+  return t[0];
+}
+
+// Copies the input rows that output rows [oh0, oh1) read into pad (Ci, Rp, Wp), zeros
+// around: padded row r is input row oh0 - ph + r, padded column q input column q - pw.
+// Returns Wp.
+int64_t pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std::vector<float>& pad) {
+  const int64_t rp = oh1 - oh0 + g.kh - 1, wp = g.w + 2 * g.pw + kSlack;
+  pad.assign(static_cast<size_t>(g.ci * rp * wp), 0.0f);
+  for (int64_t c = 0; c < g.ci; ++c)
+    for (int64_t r = 0; r < rp; ++r) {
+      const int64_t ih = oh0 - g.ph + r;
+      if (ih >= 0 && ih < g.h)
+        std::memcpy(pad.data() + (c * rp + r) * wp + g.pw, x + (c * g.h + ih) * g.w, static_cast<size_t>(g.w) * 4);
+    }
+  return wp;
+}
+
+}  // namespace
+
+bool applies(int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo) {
+  return stride_h == 1 && stride_w == 1 && wo >= 16 && kh * kw > 1;
+}
+
+std::vector<float> pack_weight(const float* w, int64_t co, int64_t ci, int64_t kh, int64_t kw) {
+  const int64_t K = ci * kh * kw, cop = co_padded(co);
+  std::vector<float> p(static_cast<size_t>(K * cop), 0.0f);
+  for (int64_t o = 0; o < co; ++o)
+    for (int64_t k = 0; k < K; ++k) p[static_cast<size_t>(k * cop + o)] = w[o * K + k];
+  return p;
+}
+
+std::vector<float> pack_weight_for_input_grad(const float* w, int64_t co, int64_t ci, int64_t kh, int64_t kw) {
+  // The transposed, flipped weight w'(ci, co, i, j) = w(co, ci, KH-1-i, KW-1-j), packed with
+  // its rows ordered (co, i, j) and its output channels ci fastest.
+  const int64_t cip = co_padded(ci);
+  std::vector<float> p(static_cast<size_t>(co * kh * kw * cip), 0.0f);
+  for (int64_t o = 0; o < co; ++o)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j)
+        for (int64_t c = 0; c < ci; ++c)
+          p[static_cast<size_t>(((o * kh + i) * kw + j) * cip + c)] =
+              w[((o * ci + c) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+  return p;
+}
+
+Geom input_grad_geom(const Geom& g) {
+  return Geom{g.co, g.ho, g.wo, g.ci, g.kh, g.kw, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.h, g.w};
+}
+
+void forward_rows(const Geom& g, const float* x, const float* wpack, const float* bias, int64_t oh0, int64_t oh1,
+                  float* y, std::vector<float>& pad) {
+  const int64_t rp = oh1 - oh0 + g.kh - 1, wp = pad_rows(g, x, oh0, oh1, pad);
+  const RowFn fn = row_fn();
+  Row row{};
+  row.ci_stride = rp * wp, row.row_stride = wp;
+  row.ci = g.ci, row.kh = g.kh, row.kw = g.kw;
+  row.cop = co_padded(g.co);
+  row.y_cstride = g.ho * g.wo;
+  row.wo = g.wo;
+  for (int64_t co0 = 0; co0 < g.co; co0 += kCoBlock) {
+    row.w = wpack + co0;
+    row.nc = static_cast<int>(std::min(kCoBlock, g.co - co0));
+    for (int c = 0; c < kCb; ++c) row.bias[c] = bias && c < row.nc ? bias[co0 + c] : 0.0f;
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      row.x = pad.data() + (oh - oh0) * wp;
+      row.y0 = y + co0 * g.ho * g.wo + oh * g.wo;
+      fn(row);
+    }
+  }
+}
+
+void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh0, int64_t oh1, float* dw,
+                      Workspace& ws) {
+  const int64_t rows = oh1 - oh0, rp = rows + g.kh - 1, wp = pad_rows(g, x, oh0, oh1, ws.pad);
+  const int64_t K = g.ci * g.kh * g.kw, plane = g.ho * g.wo;
+  if (g.co % kWc != 0) ws.zeros.assign(static_cast<size_t>(rows * g.wo), 0.0f);
+  const WTileFns fns = wtile_fns();
+  float lanes[kWc * 3 * kLanes];
+  WTile t{};
+  t.x_stride = wp, t.rows = rows, t.wo = g.wo, t.lanes = lanes;
+  for (int64_t co0 = 0; co0 < g.co; co0 += kWc) {
+    const int nc = static_cast<int>(std::min<int64_t>(kWc, g.co - co0));
+    for (int c = 0; c < kWc; ++c) t.dy[c] = c < nc ? dy + (co0 + c) * plane + oh0 * g.wo : ws.zeros.data();
+    for (int64_t ci = 0; ci < g.ci; ++ci)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j0 = 0; j0 < g.kw; j0 += 3) {
+          const int J = static_cast<int>(std::min<int64_t>(3, g.kw - j0));
+          t.x = ws.pad.data() + (ci * rp + i) * wp + j0;
+          fns.fn[J - 1](t);
+          for (int c = 0; c < nc; ++c)
+            for (int jj = 0; jj < J; ++jj)
+              dw[(co0 + c) * K + (ci * g.kh + i) * g.kw + j0 + jj] = lane_total(lanes + (c * J + jj) * kLanes);
+        }
+  }
+}
+
+}  // namespace sad::cpu::conv_direct
