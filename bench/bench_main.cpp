@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("sparsead_threads", std::to_string(num_threads()));
   bench::register_op_benchmarks(Device::cpu());
+  bench::register_layer_benchmarks(Device::cpu());
   bench::register_model_benchmarks(Device::cpu());
   const std::string why = bench::cuda_unavailable_reason();
   if (why.empty()) {
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("sparsead_cuda_fast_math", cuda::fast_math() ? "on" : "off");
 #endif
     bench::register_op_benchmarks(Device::cuda(0));
+    bench::register_layer_benchmarks(Device::cuda(0));
     bench::register_model_benchmarks(Device::cuda(0));
   } else {
     std::fprintf(stderr, "sparsead-bench: CUDA benchmarks skipped: %s\n", why.c_str());

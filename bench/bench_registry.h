@@ -36,5 +36,6 @@ void timed_loop(benchmark::State& st, Device d, Body&& body) {
 
 void register_op_benchmarks(Device d);     // bench/bench_ops.cpp
 void register_model_benchmarks(Device d);  // bench/bench_model.cpp
+void register_layer_benchmarks(Device d);  // bench/bench_layers.cpp
 
 }  // namespace sad::bench

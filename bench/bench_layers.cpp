@@ -1,0 +1,134 @@
+// Benchmarks of the ops every decoder layer runs besides its convolution: batch norm in
+// training mode (forward and backward) and nearest upsampling x2 (forward and backward),
+// at the shape of G's last decoder layer (B, w, S, S), next to the copies of the same
+// size that bench_ops.cpp registers. Each checks its op once before timing.
+#include <cmath>
+#include <vector>
+
+#include "bench/bench_registry.h"
+
+namespace sad::bench {
+
+namespace {
+
+struct BatchNormFixture {
+  Tensor x, gamma, beta, rmean, rvar, y, mean, invstd, dy, dx, dgamma, dbeta;
+};
+
+void register_batch_norm(Device d, const Preset& pr) {
+  const Shape shape{pr.batch, pr.width, pr.size, pr.size};
+  const int64_t n = shape_numel(shape), c = pr.width;
+  const ops::BatchNormParams p{true, 0.1f, 1e-5f};
+  for (bool backward : {false, true}) {
+    const std::string name =
+        std::string("batch_norm2d_") + (backward ? "backward/" : "forward/") + device_tag(d) + "/" + pr.tag;
+    add(name, [=](benchmark::State& st) {
+      BatchNormFixture& f = fixture<BatchNormFixture>(name, [&] {
+        auto g = std::make_shared<BatchNormFixture>();
+        g->x = random_tensor(shape, 31, d, -2.0f, 3.0f);
+        g->dy = random_tensor(shape, 32, d);
+        g->gamma = Tensor::full({c}, 1.0, DType::F32, d), g->beta = Tensor::zeros({c}, DType::F32, d);
+        g->rmean = Tensor::zeros({c}, DType::F32, d), g->rvar = Tensor::full({c}, 1.0, DType::F32, d);
+        g->y = empty_like(g->x), g->dx = empty_like(g->x);
+        g->mean = Tensor::empty({c}, DType::F32, d), g->invstd = Tensor::empty({c}, DType::F32, d);
+        g->dgamma = Tensor::empty({c}, DType::F32, d), g->dbeta = Tensor::empty({c}, DType::F32, d);
+        ops::batch_norm2d_forward(p, g->x, g->gamma, g->beta, g->rmean, g->rvar, g->y, g->mean, g->invstd);
+        // Known values: with gamma 1 and beta 0, every channel of y has mean 0 and
+        // (biased) variance var / (var + eps), i.e. 1 to 1e-5 for uniform [-2, 3) data.
+        std::vector<float> y = g->y.to_vector();
+        const int64_t plane = pr.size * pr.size;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double s = 0, ss = 0;
+          for (int64_t b = 0; b < pr.batch; ++b)
+            for (int64_t i = 0; i < plane; ++i) {
+              const double v = y[static_cast<size_t>((b * c + ch) * plane + i)];
+              s += v, ss += v * v;
+            }
+          const double m = static_cast<double>(pr.batch * plane);
+          expect_close(s / m, 0.0, 1e-5, 0, name + ": mean of channel " + std::to_string(ch));
+          expect_close(ss / m, 1.0, 2e-5, 0, name + ": variance of channel " + std::to_string(ch));
+        }
+        ops::batch_norm2d_backward(p, g->x, g->gamma, g->mean, g->invstd, g->dy, &g->dx, &g->dgamma, &g->dbeta);
+        // Known value: the training-mode input gradient has zero sum in every channel.
+        std::vector<float> dx = g->dx.to_vector();
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double s = 0, sa = 0;
+          for (int64_t b = 0; b < pr.batch; ++b)
+            for (int64_t i = 0; i < plane; ++i) {
+              const double v = dx[static_cast<size_t>((b * c + ch) * plane + i)];
+              s += v, sa += std::fabs(v);
+            }
+          expect_close(s, 0.0, 1e-5 * sa, 0, name + ": sum of dx in channel " + std::to_string(ch));
+        }
+        return g;
+      });
+      timed_loop(st, d, [&] {
+        if (backward)
+          ops::batch_norm2d_backward(p, f.x, f.gamma, f.mean, f.invstd, f.dy, &f.dx, &f.dgamma, &f.dbeta);
+        else
+          ops::batch_norm2d_forward(p, f.x, f.gamma, f.beta, f.rmean, f.rvar, f.y, f.mean, f.invstd);
+      });
+      // Forward reads x twice (two-pass statistics) and once more to normalise, writes y;
+      // backward reads x and dy twice and writes dx.
+      const int64_t bytes = n * 4 * (backward ? 5 : 4);
+      st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * bytes);
+      st.SetLabel(shape_str(shape) + ", " + std::to_string(bytes >> 20) + " MiB moved");
+    });
+  }
+}
+
+struct UpsampleFixture {
+  Tensor x, y, dy, dx;
+};
+
+void register_upsample(Device d, const Preset& pr) {
+  const Shape in{pr.batch, pr.width, pr.size / 2, pr.size / 2}, out{pr.batch, pr.width, pr.size, pr.size};
+  const int64_t n_out = shape_numel(out);
+  const ops::UpsampleParams p{2};
+  for (bool backward : {false, true}) {
+    const std::string name =
+        std::string("upsample_nearest_") + (backward ? "backward/" : "forward/") + device_tag(d) + "/" + pr.tag;
+    add(name, [=](benchmark::State& st) {
+      UpsampleFixture& f = fixture<UpsampleFixture>(name, [&] {
+        auto g = std::make_shared<UpsampleFixture>();
+        g->x = random_tensor(in, 33, d), g->dy = random_tensor(out, 34, d);
+        g->y = Tensor::empty(out, DType::F32, d), g->dx = Tensor::empty(in, DType::F32, d);
+        ops::upsample_nearest_forward(p, g->x, g->y);
+        ops::upsample_nearest_backward(p, g->dy, g->dx);
+        // Known values: y repeats each x over a 2 x 2 block; dx sums dy over that block.
+        std::vector<float> x = g->x.to_vector(), y = g->y.to_vector(), dy = g->dy.to_vector(), dx = g->dx.to_vector();
+        const int64_t w = pr.size / 2, wo = pr.size;
+        for (int64_t i = 0; i < shape_numel(in); i += 997) {
+          const int64_t plane = i / (w * w), r = (i % (w * w)) / w, col = i % w;
+          const int64_t o = plane * wo * wo + 2 * r * wo + 2 * col;
+          const size_t u = static_cast<size_t>(i), v = static_cast<size_t>(o), wu = static_cast<size_t>(wo);
+          for (size_t k : {v, v + 1, v + wu, v + wu + 1})
+            expect_close(y[k], x[u], 0, 0, name + ": y at " + std::to_string(k));
+          expect_close(dx[u], double(dy[v]) + dy[v + 1] + dy[v + wu] + dy[v + wu + 1], 1e-6, 1e-6,
+                       name + ": dx at " + std::to_string(i));
+        }
+        return g;
+      });
+      timed_loop(st, d, [&] {
+        if (backward)
+          ops::upsample_nearest_backward(p, f.dy, f.dx);
+        else
+          ops::upsample_nearest_forward(p, f.x, f.y);
+      });
+      const int64_t bytes = n_out * 4 + n_out;  // the large side once, the small side (a quarter) once
+      st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * bytes);
+      st.SetLabel(shape_str(backward ? out : in) + " -> " + shape_str(backward ? in : out));
+    });
+  }
+}
+
+}  // namespace
+
+void register_layer_benchmarks(Device d) {
+  for (const Preset& pr : {kCpuPreset, kPaperPreset}) {
+    register_batch_norm(d, pr);
+    register_upsample(d, pr);
+  }
+}
+
+}  // namespace sad::bench
