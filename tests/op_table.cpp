@@ -38,12 +38,19 @@ std::vector<OpCase> conv2d_cases() {
                {true, true},
                [strided](const V& v) { return V{conv2d(v[0], v[1], Variable(), strided)}; },
                {1e-5, 1e-5}});
-  // Stride 1 and 18 columns: float32 takes the direct convolution (a 16- or 8-wide tile and
+  // Stride 1, 8 input channels and 18 columns: float32 takes the direct convolution (a 16- or 8-wide tile and
   // a tail), so the instruction-set test compares its paths.
-  c.push_back({"3x3 pad 1 direct in float32 (1,2,3,18)",
-               {exact({1, 2, 3, 18}, 106), exact({3, 2, 3, 3}, 107), exact({3}, 108)},
+  c.push_back({"3x3 pad 1 direct in float32 (1,8,3,18)",
+               {exact({1, 8, 3, 18}, 106), exact({3, 8, 3, 3}, 107), exact({3}, 108)},
                {true, true, true},
                [same](const V& v) { return V{conv2d(v[0], v[1], v[2], same)}; },
+               {1e-5, 1e-5}});
+  // Stride 2 and 17 columns out: the direct forward and weight gradient on column phases.
+  ops::Conv2dParams down{2, 2, 1, 1};
+  c.push_back({"4x4 stride 2 pad 1 direct in float32 (1,8,5,34)",
+               {exact({1, 8, 5, 34}, 109), exact({3, 8, 4, 4}, 110)},
+               {true, true},
+               [down](const V& v) { return V{conv2d(v[0], v[1], Variable(), down)}; },
                {1e-5, 1e-5}});
   return c;
 }

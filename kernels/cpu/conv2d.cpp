@@ -1,8 +1,9 @@
 // CPU reference for conv2d (any kernel size, stride and zero padding, separate for h and
-// w): im2col and OpenBLAS GEMMs, col2im for the input gradient. In float32, a stride-1
-// convolution at least 16 columns wide runs its forward and input gradient as a direct
-// convolution instead (kernels/cpu/conv2d_direct.h); float64, the gradient checks'
-// precision, always takes the GEMMs. Training G, D and S at
+// w): im2col and OpenBLAS GEMMs, col2im for the input gradient. In float32, a
+// convolution at least 16 columns wide with strides 1 or 2 runs its forward and weight
+// gradient (and at stride 1 its input gradient) as a direct convolution instead
+// (kernels/cpu/conv2d_direct.h); float64, the gradient checks' precision, always takes the
+// GEMMs. Training G, D and S at
 // 128x128 on two cores needs GEMM speed, so this is the one CPU op that is not plain
 // loops; tests/test_conv.cpp checks it against a direct convolution.
 //
@@ -125,7 +126,7 @@ ConvGeom conv_geom(const ops::Conv2dParams& p, const Tensor& inp, const Tensor& 
 }
 
 conv_direct::Geom direct_geom(const ConvGeom& g) {
-  return conv_direct::Geom{g.ci, g.h, g.w, g.co, g.kh, g.kw, g.ph, g.pw, g.ho, g.wo};
+  return conv_direct::Geom{g.ci, g.h, g.w, g.co, g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, g.sh, g.sw};
 }
 
 // Rows per task of the direct convolution (at least 16 columns wide): about 4096 output
@@ -233,7 +234,7 @@ void conv2d_forward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor&
     const T* b = bias ? bias->data<T>() : nullptr;
     T* y = out.data<T>();  // (N, Co, P)
     if constexpr (std::is_same_v<T, float>) {
-      if (conv_direct::applies(g.kh, g.kw, g.sh, g.sw, g.wo)) {
+      if (conv_direct::applies(g.ci, g.kh, g.kw, g.sh, g.sw, g.wo)) {
         const std::vector<float> wpack = conv_direct::pack_weight(wt, g.co, g.ci, g.kh, g.kw);
         direct_batch(direct_geom(g), g.n, x, wpack, b, y, g.macs() > kParallelMacs);
         return;
@@ -281,9 +282,9 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
     if (dweight) {
       // Tasks (image, band) in order, cut into `chunks` runs of consecutive tasks; each
       // run accumulates into its own partial (Co, K).
-      // float32 stride-1 layers: each task's share by the direct kernel (conv2d_direct.h),
+      // float32 layers of the direct path: each task's share by its kernel (conv2d_direct.h),
       // added to its chunk's partial in task order; otherwise im2col + GEMM.
-      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(g.kh, g.kw, g.sh, g.sw, g.wo);
+      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(g.ci, g.kh, g.kw, g.sh, g.sw, g.wo);
       const int64_t bands =
           by_tiles ? (g.ho + direct_weight_band_rows(g.wo) - 1) / direct_weight_band_rows(g.wo) : g.bands();
       const int64_t tasks = g.n * bands, chunks = std::min(tasks, kWeightChunks);
@@ -338,7 +339,7 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
       T* dx = dinp->data<T>();  // (N, Ci, H, W)
       if constexpr (std::is_same_v<T, float>) {
         // The input gradient of a stride-1 convolution is itself one (conv2d_direct.h).
-        if (conv_direct::applies(g.kh, g.kw, g.sh, g.sw, g.wo) && g.ph < g.kh && g.pw < g.kw) {
+        if (conv_direct::applies_input_grad(direct_geom(g))) {
           const std::vector<float> wpack = conv_direct::pack_weight_for_input_grad(wt, g.co, g.ci, g.kh, g.kw);
           direct_batch(conv_direct::input_grad_geom(direct_geom(g)), g.n, dy, wpack, nullptr, dx,
                        g.macs() > kParallelMacs);

@@ -24,15 +24,17 @@ namespace sad::cpu::conv_direct {
 namespace {
 
 constexpr int kCb = static_cast<int>(kCoBlock);
-constexpr int64_t kSlack = 16;  // columns past the padded row: the widest tile's overhang
+constexpr int64_t kSlack = 16;  // values past each phase of a padded row: the widest tile's overhang
+constexpr int64_t kMaxKw = 16;  // kernel widths the direct path takes
 
 int64_t co_padded(int64_t co) { return (co + kCoBlock - 1) / kCoBlock * kCoBlock; }
 
 // One output row of 8 channels: y0 points at channel co0's row, nc <= 8 channels are
 // stored (those past Co are computed from zero weights and dropped), wo columns.
 struct Row {
-  const float* x;  // padded input at (ci 0, the row's first input row, column 0)
+  const float* x;  // padded input at (ci 0, the output row's first padded row, column 0)
   int64_t ci_stride, row_stride;
+  int64_t tap[kMaxKw];  // where tap j's values for output column 0 start in a padded row
   int64_t ci, kh, kw;
   const float* w;  // packed weight at column co0
   int64_t cop;
@@ -62,7 +64,7 @@ void row_portable(const Row& r) {
         const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
         for (int64_t j = 0; j < r.kw; ++j, wk += r.cop)
           for (int c = 0; c < kCb; ++c)
-            for (int p = 0; p < V; ++p) acc[c][p] = std::fma(wk[c], xr[j + p], acc[c][p]);
+            for (int p = 0; p < V; ++p) acc[c][p] = std::fma(wk[c], xr[r.tap[j] + p], acc[c][p]);
       }
     store_tile<V>(r, ow0, &acc[0][0]);
   }
@@ -79,7 +81,7 @@ __attribute__((target("avx2,fma"))) void row_avx2(const Row& r) {
       for (int64_t i = 0; i < r.kh; ++i) {
         const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
         for (int64_t j = 0; j < r.kw; ++j, wk += r.cop) {
-          const __m256 xv = _mm256_loadu_ps(xr + j);
+          const __m256 xv = _mm256_loadu_ps(xr + r.tap[j]);
           for (int c = 0; c < kCb; ++c) acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(wk[c]), xv, acc[c]);
         }
       }
@@ -99,7 +101,7 @@ __attribute__((target("avx512f,fma"))) void row_avx512(const Row& r) {
       for (int64_t i = 0; i < r.kh; ++i) {
         const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
         for (int64_t j = 0; j < r.kw; ++j, wk += r.cop) {
-          const __m512 xv = _mm512_loadu_ps(xr + j);
+          const __m512 xv = _mm512_loadu_ps(xr + r.tap[j]);
           for (int c = 0; c < kCb; ++c) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(wk[c]), xv, acc[c]);
         }
       }
@@ -136,8 +138,9 @@ constexpr int kLanes = 16;
 
 struct WTile {
   const float* dy[kWc];  // each channel's band of dy (Wo-wide rows); a zero band for channels past Co
-  const float* x;        // padded input at (ci, padded row i, column j0)
-  int64_t x_stride;      // between padded rows
+  const float* x;        // padded input at (ci, the band's padded row i, column 0)
+  int64_t x_stride;      // between the padded rows of consecutive output rows
+  int64_t tap[3];        // where taps j0 .. j0 + J - 1 start in a padded row
   int64_t rows, wo;
   float* lanes;  // (kWc, J, 16) out
 };
@@ -153,7 +156,7 @@ void wtile_portable(const WTile& t) {
         for (int l = 0; l < kLanes; ++l) d[c][l] = p0 + l < t.wo ? t.dy[c][r * t.wo + p0 + l] : 0.0f;
       for (int jj = 0; jj < J; ++jj)
         for (int c = 0; c < kWc; ++c)
-          for (int l = 0; l < kLanes; ++l) acc[c][jj][l] = std::fma(d[c][l], xr[p0 + jj + l], acc[c][jj][l]);
+          for (int l = 0; l < kLanes; ++l) acc[c][jj][l] = std::fma(d[c][l], xr[t.tap[jj] + p0 + l], acc[c][jj][l]);
     }
   }
   std::memcpy(t.lanes, acc, sizeof(acc));
@@ -168,6 +171,8 @@ __attribute__((target("avx2,fma"))) void wtile_avx2(const WTile& t) {
   for (int c = 0; c < kWc; ++c) dy[c] = t.dy[c];
   const float* const x = t.x;
   const int64_t x_stride = t.x_stride, rows = t.rows, wo = t.wo;
+  int64_t tap[3];
+  for (int jj = 0; jj < 3; ++jj) tap[jj] = t.tap[jj];
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int half = 0; half < 2; ++half) {
     __m256 acc[kWc * J];
@@ -185,7 +190,7 @@ __attribute__((target("avx2,fma"))) void wtile_avx2(const WTile& t) {
         for (int c = 0; c < kWc; ++c) d[c] = _mm256_maskload_ps(dy[c] + dr + p0, m);
 #pragma GCC unroll 3
         for (int jj = 0; jj < J; ++jj) {
-          const __m256 xv = _mm256_loadu_ps(xr + p0 + jj);
+          const __m256 xv = _mm256_loadu_ps(xr + tap[jj] + p0);
 #pragma GCC unroll 4
           for (int c = 0; c < kWc; ++c) acc[c * J + jj] = _mm256_fmadd_ps(d[c], xv, acc[c * J + jj]);
         }
@@ -204,6 +209,8 @@ __attribute__((target("avx512f,fma"))) void wtile_avx512(const WTile& t) {
   for (int c = 0; c < kWc; ++c) dy[c] = t.dy[c];
   const float* const x = t.x;
   const int64_t x_stride = t.x_stride, rows = t.rows, wo = t.wo;
+  int64_t tap[3];
+  for (int jj = 0; jj < 3; ++jj) tap[jj] = t.tap[jj];
   __m512 acc[kWc * J];
 #pragma GCC unroll 16
   for (int k = 0; k < kWc * J; ++k) acc[k] = _mm512_setzero_ps();
@@ -218,7 +225,7 @@ __attribute__((target("avx512f,fma"))) void wtile_avx512(const WTile& t) {
       for (int c = 0; c < kWc; ++c) d[c] = _mm512_maskz_loadu_ps(m, dy[c] + dr + p0);
 #pragma GCC unroll 3
       for (int jj = 0; jj < J; ++jj) {
-        const __m512 xv = _mm512_loadu_ps(xr + p0 + jj);
+        const __m512 xv = _mm512_loadu_ps(xr + tap[jj] + p0);
 #pragma GCC unroll 4
         for (int c = 0; c < kWc; ++c) acc[c * J + jj] = _mm512_fmadd_ps(d[c], xv, acc[c * J + jj]);
       }
@@ -256,25 +263,48 @@ float lane_total(const float* lanes) {
   return t[0];
 }
 
-// Copies the input rows that output rows [oh0, oh1) read into pad (Ci, Rp, Wp), zeros
-// around: padded row r is input row oh0 - ph + r, padded column q input column q - pw.
-// Returns Wp.
-int64_t pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std::vector<float>& pad) {
-  const int64_t rp = oh1 - oh0 + g.kh - 1, wp = g.w + 2 * g.pw + kSlack;
-  pad.assign(static_cast<size_t>(g.ci * rp * wp), 0.0f);
+// The padded copy of the input rows a band of output rows reads: (Ci, rows, sw, wq).
+// Padded row r is input row oh0 * sh - ph + r. A padded row's columns (input column
+// q - pw at q, zero outside the input) are split into sw phases of wq values each,
+// q = idx * sw + phase, so that a tap reads consecutive values for consecutive output
+// columns at any column stride: tap j of output column ow reads q = ow * sw + j, i.e.
+// phase j % sw, index ow + j / sw.
+struct PadLayout {
+  int64_t rows;        // padded rows
+  int64_t wq;          // values per phase
+  int64_t row_stride;  // sw * wq
+  // Where tap j's value for output column 0 lies within a padded row.
+  int64_t tap(const Geom& g, int64_t j) const { return (j % g.sw) * wq + j / g.sw; }
+};
+
+PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std::vector<float>& pad) {
+  PadLayout l{};
+  l.rows = (oh1 - oh0 - 1) * g.sh + g.kh;
+  l.wq = (g.w + 2 * g.pw + g.sw - 1) / g.sw + kSlack;
+  l.row_stride = g.sw * l.wq;
+  pad.assign(static_cast<size_t>(g.ci * l.rows * l.row_stride), 0.0f);
   for (int64_t c = 0; c < g.ci; ++c)
-    for (int64_t r = 0; r < rp; ++r) {
-      const int64_t ih = oh0 - g.ph + r;
-      if (ih >= 0 && ih < g.h)
-        std::memcpy(pad.data() + (c * rp + r) * wp + g.pw, x + (c * g.h + ih) * g.w, static_cast<size_t>(g.w) * 4);
+    for (int64_t r = 0; r < l.rows; ++r) {
+      const int64_t ih = oh0 * g.sh - g.ph + r;
+      if (ih < 0 || ih >= g.h) continue;
+      const float* xr = x + (c * g.h + ih) * g.w;
+      float* pr = pad.data() + (c * l.rows + r) * l.row_stride;
+      if (g.sw == 1) {
+        std::memcpy(pr + g.pw, xr, static_cast<size_t>(g.w) * 4);
+        continue;
+      }
+      for (int64_t iw = 0; iw < g.w; ++iw) {
+        const int64_t q = iw + g.pw;
+        pr[(q % g.sw) * l.wq + q / g.sw] = xr[iw];
+      }
     }
-  return wp;
+  return l;
 }
 
 }  // namespace
 
-bool applies(int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo) {
-  return stride_h == 1 && stride_w == 1 && wo >= 16 && kh * kw > 1;
+bool applies(int64_t ci, int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo) {
+  return stride_h <= 2 && stride_w <= 2 && wo >= 16 && kh * kw > 1 && kw <= kMaxKw && ci >= 8;
 }
 
 std::vector<float> pack_weight(const float* w, int64_t co, int64_t ci, int64_t kh, int64_t kw) {
@@ -299,16 +329,21 @@ std::vector<float> pack_weight_for_input_grad(const float* w, int64_t co, int64_
   return p;
 }
 
+bool applies_input_grad(const Geom& g) {
+  return applies(g.ci, g.kh, g.kw, g.sh, g.sw, g.wo) && g.sh == 1 && g.sw == 1 && g.ph < g.kh && g.pw < g.kw;
+}
+
 Geom input_grad_geom(const Geom& g) {
-  return Geom{g.co, g.ho, g.wo, g.ci, g.kh, g.kw, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.h, g.w};
+  return Geom{g.co, g.ho, g.wo, g.ci, g.kh, g.kw, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.h, g.w, 1, 1};
 }
 
 void forward_rows(const Geom& g, const float* x, const float* wpack, const float* bias, int64_t oh0, int64_t oh1,
                   float* y, std::vector<float>& pad) {
-  const int64_t rp = oh1 - oh0 + g.kh - 1, wp = pad_rows(g, x, oh0, oh1, pad);
+  const PadLayout l = pad_rows(g, x, oh0, oh1, pad);
   const RowFn fn = row_fn();
   Row row{};
-  row.ci_stride = rp * wp, row.row_stride = wp;
+  row.ci_stride = l.rows * l.row_stride, row.row_stride = l.row_stride;
+  for (int64_t j = 0; j < g.kw; ++j) row.tap[j] = l.tap(g, j);
   row.ci = g.ci, row.kh = g.kh, row.kw = g.kw;
   row.cop = co_padded(g.co);
   row.y_cstride = g.ho * g.wo;
@@ -318,7 +353,7 @@ void forward_rows(const Geom& g, const float* x, const float* wpack, const float
     row.nc = static_cast<int>(std::min(kCoBlock, g.co - co0));
     for (int c = 0; c < kCb; ++c) row.bias[c] = bias && c < row.nc ? bias[co0 + c] : 0.0f;
     for (int64_t oh = oh0; oh < oh1; ++oh) {
-      row.x = pad.data() + (oh - oh0) * wp;
+      row.x = pad.data() + (oh - oh0) * g.sh * l.row_stride;
       row.y0 = y + co0 * g.ho * g.wo + oh * g.wo;
       fn(row);
     }
@@ -327,13 +362,14 @@ void forward_rows(const Geom& g, const float* x, const float* wpack, const float
 
 void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh0, int64_t oh1, float* dw,
                       Workspace& ws) {
-  const int64_t rows = oh1 - oh0, rp = rows + g.kh - 1, wp = pad_rows(g, x, oh0, oh1, ws.pad);
+  const int64_t rows = oh1 - oh0;
+  const PadLayout l = pad_rows(g, x, oh0, oh1, ws.pad);
   const int64_t K = g.ci * g.kh * g.kw, plane = g.ho * g.wo;
   if (g.co % kWc != 0) ws.zeros.assign(static_cast<size_t>(rows * g.wo), 0.0f);
   const WTileFns fns = wtile_fns();
   float lanes[kWc * 3 * kLanes];
   WTile t{};
-  t.x_stride = wp, t.rows = rows, t.wo = g.wo, t.lanes = lanes;
+  t.x_stride = g.sh * l.row_stride, t.rows = rows, t.wo = g.wo, t.lanes = lanes;
   for (int64_t co0 = 0; co0 < g.co; co0 += kWc) {
     const int nc = static_cast<int>(std::min<int64_t>(kWc, g.co - co0));
     for (int c = 0; c < kWc; ++c) t.dy[c] = c < nc ? dy + (co0 + c) * plane + oh0 * g.wo : ws.zeros.data();
@@ -341,7 +377,8 @@ void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j0 = 0; j0 < g.kw; j0 += 3) {
           const int J = static_cast<int>(std::min<int64_t>(3, g.kw - j0));
-          t.x = ws.pad.data() + (ci * rp + i) * wp + j0;
+          t.x = ws.pad.data() + (ci * l.rows + i) * l.row_stride;
+          for (int jj = 0; jj < J; ++jj) t.tap[jj] = l.tap(g, j0 + jj);
           fns.fn[J - 1](t);
           for (int c = 0; c < nc; ++c)
             for (int jj = 0; jj < J; ++jj)

@@ -1,6 +1,6 @@
-// A stride-1 float32 convolution without lowering (issue "CPU speed", item 1): register
-// tiles of 8 output channels x one vector of output columns, accumulated tap by tap
-// straight from a zero-padded copy of the input rows. Private to kernels/cpu/conv2d.cpp.
+// A float32 convolution without lowering (issue "CPU speed", item 1): register tiles of
+// 8 output channels x one vector of output columns, accumulated tap by tap straight from a
+// zero-padded copy of the input rows (split into column phases for stride 2). Private to kernels/cpu/conv2d.cpp.
 //
 // Why: im2col writes K = Ci*KH*KW copies of the input, and OpenBLAS then packs that
 // column matrix again; at the model's narrow layers (16-48 channels) the two copies cost
@@ -24,14 +24,18 @@ struct Geom {
   int64_t ci, h, w;    // input (one image)
   int64_t co, kh, kw;  // weight
   int64_t ph, pw;      // zero padding
-  int64_t ho, wo;      // output, stride 1
+  int64_t ho, wo;      // output
+  int64_t sh, sw;      // stride, 1 or 2
 };
 
-// Whether the direct path runs this convolution in float32: stride 1, an output at least
-// 16 columns wide, and a kernel larger than 1x1 (a 1x1 convolution is a GEMM on the input
-// itself, with nothing to lower, and OpenBLAS runs it faster). A decision on the shapes
-// only, the same on every instruction-set path.
-bool applies(int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo);
+// Whether the direct path runs this convolution's forward and weight gradient in float32:
+// strides 1 or 2, an output at least 16 columns wide, a kernel at most 16 wide and larger
+// than 1x1 (a 1x1 convolution is a GEMM on the input
+// itself, with nothing to lower, and OpenBLAS runs it faster), and at least 8 input
+// channels (below that, as for the 3-channel image layers, the padded copy and the
+// per-tap overhead outweigh the lowering). A decision on the shapes only, the same on
+// every instruction-set path.
+bool applies(int64_t ci, int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo);
 
 // The weight (Co, Ci, KH, KW) packed as (Ci*KH*KW, CoP), output channel fastest, CoP = Co
 // rounded up to kCoBlock, zeros in the padding.
@@ -42,6 +46,10 @@ std::vector<float> pack_weight(const float* w, int64_t co, int64_t ci, int64_t k
 // padding KH-1-ph, KW-1-pw: that weight, packed as pack_weight packs, and its geometry.
 std::vector<float> pack_weight_for_input_grad(const float* w, int64_t co, int64_t ci, int64_t kh, int64_t kw);
 Geom input_grad_geom(const Geom& g);  // requires ph <= KH-1 and pw <= KW-1
+
+// The input gradient takes this path at stride 1 only (at stride 2 it is not a
+// convolution), with ph <= KH - 1 and pw <= KW - 1.
+bool applies_input_grad(const Geom& g);
 
 // Output rows [oh0, oh1) of one image: y (Co, Ho, Wo) = bias + conv(x (Ci, H, W)), bias
 // may be null. Overwrites those rows. `pad` is the caller's workspace (per thread).
