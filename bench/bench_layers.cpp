@@ -1,11 +1,17 @@
 // Benchmarks of the ops every decoder layer runs besides its convolution: batch norm in
 // training mode (forward and backward) and nearest upsampling x2 (forward and backward),
 // at the shape of G's last decoder layer (B, w, S, S), next to the copies of the same
-// size that bench_ops.cpp registers. Each checks its op once before timing.
+// size that bench_ops.cpp registers. Each checks its op once before timing. And the
+// core's float32 FMA peak, which the convolutions' FLOP/s are read against.
 #include <cmath>
 #include <vector>
 
 #include "bench/bench_registry.h"
+#include "kernels/cpu/isa.h"
+
+#if SPARSEAD_ISA_X86
+#include <immintrin.h>
+#endif
 
 namespace sad::bench {
 
@@ -122,9 +128,68 @@ void register_upsample(Device d, const Preset& pr) {
   }
 }
 
+// ---- The FMA peak of one core ---------------------------------------------------------------------
+//
+// 16 independent chains of vector FMAs (more than latency x throughput on current cores),
+// on the widest path kernels/cpu/isa.h allows, so the loop runs at the core's float32
+// FMA throughput: the "peak" that docs/BENCHMARKS.md reads the convolutions' FLOP/s
+// against. Run it with SPARSEAD_THREADS=1 like the op benchmarks.
+constexpr int64_t kPeakIters = 1 << 20;
+
+#if SPARSEAD_ISA_X86
+__attribute__((target("avx512f,fma"))) float peak_avx512() {
+  const __m512 a = _mm512_set1_ps(0.5f), b = _mm512_set1_ps(0.05f);
+  __m512 acc[16];
+  for (__m512& v : acc) v = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < kPeakIters; ++i)
+    for (__m512& v : acc) v = _mm512_fmadd_ps(a, v, b);
+  float s = 0;
+  for (__m512 v : acc) s += _mm512_cvtss_f32(v);
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float peak_avx2() {
+  const __m256 a = _mm256_set1_ps(0.5f), b = _mm256_set1_ps(0.05f);
+  __m256 acc[16];
+  for (__m256& v : acc) v = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i < kPeakIters; ++i)
+    for (__m256& v : acc) v = _mm256_fmadd_ps(a, v, b);
+  float s = 0;
+  for (__m256 v : acc) s += _mm256_cvtss_f32(v);
+  return s;
+}
+#endif
+
+void register_fma_peak() {
+  add("fma_peak/cpu", [](benchmark::State& st) {
+    int lanes = 0;
+    float (*run)() = nullptr;
+#if SPARSEAD_ISA_X86
+    switch (cpu::cpu_isa()) {
+      case cpu::Isa::Avx512: lanes = 16, run = peak_avx512; break;
+      case cpu::Isa::Avx2: lanes = 8, run = peak_avx2; break;
+      case cpu::Isa::Portable: break;
+    }
+#endif
+    if (!run) {
+      st.SkipWithError("no FMA path on this CPU (or SPARSEAD_ISA=portable)");
+      return;
+    }
+    // Known value: every chain v = 0.5 v + 0.05 converges to 0.1.
+    const float v = run();
+    expect_close(v / 16, 0.1, 0.01, 0, "fma_peak: a chain's value");
+    for (auto _ : st) benchmark::DoNotOptimize(run());
+    const double flops = 2.0 * 16 * lanes * static_cast<double>(kPeakIters);
+    st.counters["FLOP/s"] =
+        benchmark::Counter(flops * static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+    st.SetLabel(std::string(cpu::isa_name(cpu::cpu_isa())) + ", 16 chains");
+  });
+}
+
 }  // namespace
 
 void register_layer_benchmarks(Device d) {
+  if (d.is_cpu()) register_fma_peak();
   for (const Preset& pr : {kCpuPreset, kPaperPreset}) {
     register_batch_norm(d, pr);
     register_upsample(d, pr);
