@@ -234,7 +234,7 @@ void conv2d_forward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor&
     const T* b = bias ? bias->data<T>() : nullptr;
     T* y = out.data<T>();  // (N, Co, P)
     if constexpr (std::is_same_v<T, float>) {
-      if (conv_direct::applies(g.ci, g.kh, g.kw, g.sh, g.sw, g.wo)) {
+      if (conv_direct::applies(g.ci, g.co, g.kh, g.kw, g.sh, g.sw, g.wo)) {
         const std::vector<float> wpack = conv_direct::pack_weight(wt, g.co, g.ci, g.kh, g.kw);
         direct_batch(direct_geom(g), g.n, x, wpack, b, y, g.macs() > kParallelMacs);
         return;
@@ -284,7 +284,7 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
       // run accumulates into its own partial (Co, K).
       // float32 layers of the direct path: each task's share by its kernel (conv2d_direct.h),
       // added to its chunk's partial in task order; otherwise im2col + GEMM.
-      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(g.ci, g.kh, g.kw, g.sh, g.sw, g.wo);
+      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(g.ci, g.co, g.kh, g.kw, g.sh, g.sw, g.wo);
       const int64_t bands =
           by_tiles ? (g.ho + direct_weight_band_rows(g.wo) - 1) / direct_weight_band_rows(g.wo) : g.bands();
       const int64_t tasks = g.n * bands, chunks = std::min(tasks, kWeightChunks);
