@@ -283,17 +283,26 @@ PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std:
   l.rows = (oh1 - oh0 - 1) * g.sh + g.kh;
   l.wq = (g.w + 2 * g.pw + g.sw - 1) / g.sw + kSlack;
   l.row_stride = g.sw * l.wq;
-  pad.assign(static_cast<size_t>(g.ci * l.rows * l.row_stride), 0.0f);
+  // At stride 1 every value is written once: zeros for rows outside the image and for
+  // the padding and slack columns, the input elsewhere (not the whole buffer zero-filled
+  // and then mostly overwritten).
+  pad.resize(static_cast<size_t>(g.ci * l.rows * l.row_stride));
   for (int64_t c = 0; c < g.ci; ++c)
     for (int64_t r = 0; r < l.rows; ++r) {
       const int64_t ih = oh0 * g.sh - g.ph + r;
-      if (ih < 0 || ih >= g.h) continue;
-      const float* xr = x + (c * g.h + ih) * g.w;
       float* pr = pad.data() + (c * l.rows + r) * l.row_stride;
-      if (g.sw == 1) {
-        std::memcpy(pr + g.pw, xr, static_cast<size_t>(g.w) * 4);
+      if (ih < 0 || ih >= g.h) {
+        std::fill(pr, pr + l.row_stride, 0.0f);
         continue;
       }
+      const float* xr = x + (c * g.h + ih) * g.w;
+      if (g.sw == 1) {
+        std::fill(pr, pr + g.pw, 0.0f);
+        std::memcpy(pr + g.pw, xr, static_cast<size_t>(g.w) * 4);
+        std::fill(pr + g.pw + g.w, pr + l.row_stride, 0.0f);
+        continue;
+      }
+      std::fill(pr, pr + l.row_stride, 0.0f);
       for (int64_t iw = 0; iw < g.w; ++iw) {
         const int64_t q = iw + g.pw;
         pr[(q % g.sw) * l.wq + q / g.sw] = xr[iw];
