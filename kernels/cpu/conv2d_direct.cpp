@@ -1,12 +1,13 @@
-// The stride-1 direct convolution of kernels/cpu/conv2d_direct.h.
+// The direct convolution of kernels/cpu/conv2d_direct.h.
 //
 // One register tile is 8 output channels x V output columns of one output row (V = 16 with
 // AVX-512, 8 with AVX2 and on the portable path): 8 vector accumulators, and per tap
 // (ci, kh, kw) one load of V input values and 8 broadcast weights. The input rows a band
-// of output rows reads are first copied into a zero-padded buffer (Ci, R + KH - 1, Wp), so
-// the tile loop has no bounds checks; Wp leaves 16 columns of slack past the padding, so a
-// tile that overhangs the row's end reads zeros (or the next row) into columns it then
-// does not store.
+// of output rows reads are first copied into a zero-padded buffer (pad_rows), so the tile
+// loop has no bounds checks; each padded row has 16 values of slack, so a tile that
+// overhangs the row's end reads zeros (or the next row) into columns it then does not
+// store. The portable tiles are plain loops here; the AVX2 and AVX-512 ones are one
+// template body, kernels/cpu/conv2d_direct_tiles.inc.
 #include "kernels/cpu/conv2d_direct.h"
 
 #include <algorithm>
@@ -71,61 +72,6 @@ void row_portable(const Row& r) {
   }
 }
 
-#if SPARSEAD_ISA_X86
-__attribute__((target("avx2,fma"))) void row_avx2(const Row& r) {
-  constexpr int V = 8;
-  for (int64_t ow0 = 0; ow0 < r.wo; ow0 += V) {
-    __m256 acc[kCb];
-    for (int c = 0; c < kCb; ++c) acc[c] = _mm256_set1_ps(r.bias[c]);
-    const float* wk = r.w;
-    for (int64_t ci = 0; ci < r.ci; ++ci)
-      for (int64_t i = 0; i < r.kh; ++i) {
-        const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
-        for (int64_t j = 0; j < r.kw; ++j, wk += r.cop) {
-          const __m256 xv = _mm256_loadu_ps(xr + r.tap[j]);
-          for (int c = 0; c < kCb; ++c) acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(wk[c]), xv, acc[c]);
-        }
-      }
-    alignas(32) float t[kCb * V];
-    for (int c = 0; c < kCb; ++c) _mm256_store_ps(t + c * V, acc[c]);
-    store_tile<V>(r, ow0, t);
-  }
-}
-
-__attribute__((target("avx512f,fma"))) void row_avx512(const Row& r) {
-  constexpr int V = 16;
-  for (int64_t ow0 = 0; ow0 < r.wo; ow0 += V) {
-    __m512 acc[kCb];
-    for (int c = 0; c < kCb; ++c) acc[c] = _mm512_set1_ps(r.bias[c]);
-    const float* wk = r.w;
-    for (int64_t ci = 0; ci < r.ci; ++ci)
-      for (int64_t i = 0; i < r.kh; ++i) {
-        const float* xr = r.x + ci * r.ci_stride + i * r.row_stride + ow0;
-        for (int64_t j = 0; j < r.kw; ++j, wk += r.cop) {
-          const __m512 xv = _mm512_loadu_ps(xr + r.tap[j]);
-          for (int c = 0; c < kCb; ++c) acc[c] = _mm512_fmadd_ps(_mm512_set1_ps(wk[c]), xv, acc[c]);
-        }
-      }
-    alignas(64) float t[kCb * V];
-    for (int c = 0; c < kCb; ++c) _mm512_store_ps(t + c * V, acc[c]);
-    store_tile<V>(r, ow0, t);
-  }
-}
-#endif
-
-using RowFn = void (*)(const Row&);
-
-RowFn row_fn() {
-#if SPARSEAD_ISA_X86
-  switch (cpu_isa()) {
-    case Isa::Avx512: return row_avx512;
-    case Isa::Avx2: return row_avx2;
-    case Isa::Portable: break;
-  }
-#endif
-  return row_portable;
-}
-
 // ---- the weight gradient ----------------------------------------------------------------------
 //
 // dweight(co, ci, i, j) = sum over the band's output pixels of dy(co, oh, ow) times the
@@ -164,78 +110,63 @@ void wtile_portable(const WTile& t) {
 }
 
 #if SPARSEAD_ISA_X86
-template <int J>
-__attribute__((target("avx2,fma"))) void wtile_avx2(const WTile& t) {
-  // Lanes 0-7, then lanes 8-15, in two passes: 16 lanes at once would need 24 accumulators
-  // in 16 registers. Locals, not the struct's fields (see wtile_avx512).
-  const float* dy[kWc];
-  for (int c = 0; c < kWc; ++c) dy[c] = t.dy[c];
-  const float* const x = t.x;
-  const int64_t x_stride = t.x_stride, rows = t.rows, wo = t.wo;
-  int64_t tap[3];
-  for (int jj = 0; jj < 3; ++jj) tap[jj] = t.tap[jj];
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int half = 0; half < 2; ++half) {
-    __m256 acc[kWc * J];
-#pragma GCC unroll 16
-    for (int k = 0; k < kWc * J; ++k) acc[k] = _mm256_setzero_ps();
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * x_stride + 8 * half;
-      const int64_t dr = r * wo + 8 * half;
-      for (int64_t p0 = 0; p0 < wo; p0 += kLanes) {
-        // Lanes at or past Wo load 0 (maskload reads nothing there).
-        const int64_t left = std::clamp<int64_t>(wo - p0 - 8 * half, 0, 8);
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), idx);
-        __m256 d[kWc];
-#pragma GCC unroll 4
-        for (int c = 0; c < kWc; ++c) d[c] = _mm256_maskload_ps(dy[c] + dr + p0, m);
-#pragma GCC unroll 3
-        for (int jj = 0; jj < J; ++jj) {
-          const __m256 xv = _mm256_loadu_ps(xr + tap[jj] + p0);
-#pragma GCC unroll 4
-          for (int c = 0; c < kWc; ++c) acc[c * J + jj] = _mm256_fmadd_ps(d[c], xv, acc[c * J + jj]);
-        }
-      }
-    }
-#pragma GCC unroll 16
-    for (int k = 0; k < kWc * J; ++k) _mm256_storeu_ps(t.lanes + k * kLanes + 8 * half, acc[k]);
+// The AVX2 and AVX-512 tiles: kernels/cpu/conv2d_direct_tiles.inc written once over a
+// vector type V, included twice, each time in its own namespace with its V (that set's
+// intrinsics) and SAD_TILE_TARGET, the target attribute every function of the copy
+// carries (GCC and clang both honour it on functions and templates).
+#define SAD_TILE_TARGET __attribute__((target("avx2,fma")))
+namespace avx2 {
+struct V {
+  using T = __m256;
+  static constexpr int kWidth = 8;
+  SAD_TILE_TARGET static T zero() { return _mm256_setzero_ps(); }
+  SAD_TILE_TARGET static T set1(float v) { return _mm256_set1_ps(v); }
+  SAD_TILE_TARGET static T load(const float* p) { return _mm256_loadu_ps(p); }
+  // The first n (0..8) values of p, zeros after them; nothing past them is read.
+  SAD_TILE_TARGET static T load_first(const float* p, int64_t n) {
+    const __m256i m =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_maskload_ps(p, m);
   }
-}
+  SAD_TILE_TARGET static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
+  SAD_TILE_TARGET static void store(float* p, T v) { _mm256_storeu_ps(p, v); }
+};
+#include "kernels/cpu/conv2d_direct_tiles.inc"
+}  // namespace avx2
+#undef SAD_TILE_TARGET
 
-template <int J>
-__attribute__((target("avx512f,fma"))) void wtile_avx512(const WTile& t) {
-  // Locals, not the struct's fields: with those GCC reloaded the fields and spilled the
-  // accumulators to the stack on every iteration.
-  const float* dy[kWc];
-  for (int c = 0; c < kWc; ++c) dy[c] = t.dy[c];
-  const float* const x = t.x;
-  const int64_t x_stride = t.x_stride, rows = t.rows, wo = t.wo;
-  int64_t tap[3];
-  for (int jj = 0; jj < 3; ++jj) tap[jj] = t.tap[jj];
-  __m512 acc[kWc * J];
-#pragma GCC unroll 16
-  for (int k = 0; k < kWc * J; ++k) acc[k] = _mm512_setzero_ps();
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * x_stride;
-    const int64_t dr = r * wo;
-    for (int64_t p0 = 0; p0 < wo; p0 += kLanes) {
-      const int64_t left = std::min<int64_t>(kLanes, wo - p0);
-      const __mmask16 m = static_cast<__mmask16>((1u << left) - 1);  // lanes at or past Wo load 0
-      __m512 d[kWc];
-#pragma GCC unroll 4
-      for (int c = 0; c < kWc; ++c) d[c] = _mm512_maskz_loadu_ps(m, dy[c] + dr + p0);
-#pragma GCC unroll 3
-      for (int jj = 0; jj < J; ++jj) {
-        const __m512 xv = _mm512_loadu_ps(xr + tap[jj] + p0);
-#pragma GCC unroll 4
-        for (int c = 0; c < kWc; ++c) acc[c * J + jj] = _mm512_fmadd_ps(d[c], xv, acc[c * J + jj]);
-      }
-    }
+#define SAD_TILE_TARGET __attribute__((target("avx512f,fma")))
+namespace avx512 {
+struct V {
+  using T = __m512;
+  static constexpr int kWidth = 16;
+  SAD_TILE_TARGET static T zero() { return _mm512_setzero_ps(); }
+  SAD_TILE_TARGET static T set1(float v) { return _mm512_set1_ps(v); }
+  SAD_TILE_TARGET static T load(const float* p) { return _mm512_loadu_ps(p); }
+  // The first n (0..16) values of p, zeros after them; nothing past them is read.
+  SAD_TILE_TARGET static T load_first(const float* p, int64_t n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
   }
-#pragma GCC unroll 16
-  for (int k = 0; k < kWc * J; ++k) _mm512_storeu_ps(t.lanes + k * kLanes, acc[k]);
-}
+  SAD_TILE_TARGET static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  SAD_TILE_TARGET static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+};
+#include "kernels/cpu/conv2d_direct_tiles.inc"
+}  // namespace avx512
+#undef SAD_TILE_TARGET
 #endif
+
+using RowFn = void (*)(const Row&);
+
+RowFn row_fn() {
+#if SPARSEAD_ISA_X86
+  switch (cpu_isa()) {
+    case Isa::Avx512: return avx512::row;
+    case Isa::Avx2: return avx2::row;
+    case Isa::Portable: break;
+  }
+#endif
+  return row_portable;
+}
 
 using WTileFn = void (*)(const WTile&);
 
@@ -247,8 +178,8 @@ struct WTileFns {
 WTileFns wtile_fns() {
 #if SPARSEAD_ISA_X86
   switch (cpu_isa()) {
-    case Isa::Avx512: return {{wtile_avx512<1>, wtile_avx512<2>, wtile_avx512<3>}};
-    case Isa::Avx2: return {{wtile_avx2<1>, wtile_avx2<2>, wtile_avx2<3>}};
+    case Isa::Avx512: return {{avx512::wtile<1>, avx512::wtile<2>, avx512::wtile<3>}};
+    case Isa::Avx2: return {{avx2::wtile<1>, avx2::wtile<2>, avx2::wtile<3>}};
     case Isa::Portable: break;
   }
 #endif
