@@ -108,8 +108,9 @@ void batch_norm2d_forward(const ops::BatchNormParams& p, const Tensor& inp, cons
               return d * d;
             });
           }
-          var = ss.total() / static_cast<double>(M);  // biased: used to normalise
-          const double unbiased = ss.total() / static_cast<double>(M - 1);
+          const double sum_sq = ss.total();
+          var = sum_sq / static_cast<double>(M);  // biased: used to normalise
+          const double unbiased = sum_sq / static_cast<double>(M - 1);
           rm[c] = static_cast<T>((1 - momentum) * rm[c] + momentum * mean);
           rv[c] = static_cast<T>((1 - momentum) * rv[c] + momentum * unbiased);
         } else {

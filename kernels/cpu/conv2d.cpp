@@ -1,11 +1,11 @@
 // CPU reference for conv2d (any kernel size, stride and zero padding, separate for h and
-// w): im2col and OpenBLAS GEMMs, col2im for the input gradient. In float32, a
-// convolution at least 16 columns wide with strides 1 or 2 runs its forward and weight
-// gradient (and at stride 1 its input gradient) as a direct convolution instead
+// w): im2col and OpenBLAS GEMMs, col2im for the input gradient. In float32, the narrow
+// layers that conv_direct::applies names run their forward and weight gradient (and at
+// stride 1 their input gradient) as a direct convolution instead
 // (kernels/cpu/conv2d_direct.h); float64, the gradient checks' precision, always takes the
-// GEMMs. Training G, D and S at
-// 128x128 on two cores needs GEMM speed, so this is the one CPU op that is not plain
-// loops; tests/test_conv.cpp checks it against a direct convolution.
+// GEMMs. Training G, D and S at 128x128 on two cores needs GEMM speed, so this is the one
+// CPU op that is not plain loops; tests/test_conv.cpp checks it against a direct
+// convolution.
 //
 // Layouts (row-major): the column matrix of one image is (K, P) with K = Ci*KH*KW rows
 // ordered (ci, kh, kw) like the weight's trailing dimensions, and P = Ho*Wo columns, so
@@ -144,13 +144,13 @@ void direct_batch(const conv_direct::Geom& d, int64_t n_images, const float* x, 
   const int64_t rows = direct_band_rows(d.wo), bands = (d.ho + rows - 1) / rows;
 #pragma omp parallel if (parallel)
   {
-    std::vector<float> pad;  // per-thread workspace
+    conv_direct::Workspace ws;  // per thread
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < n_images * bands; ++t) {
       const int64_t n = t / bands, band = t % bands;
       const int64_t oh0 = band * rows, oh1 = std::min(d.ho, oh0 + rows);
       conv_direct::forward_rows(d, x + n * d.ci * d.h * d.w, wpack.data(), bias, oh0, oh1, out + n * d.co * d.ho * d.wo,
-                                pad);
+                                ws);
     }
   }
 }
@@ -234,9 +234,9 @@ void conv2d_forward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor&
     const T* b = bias ? bias->data<T>() : nullptr;
     T* y = out.data<T>();  // (N, Co, P)
     if constexpr (std::is_same_v<T, float>) {
-      if (conv_direct::applies(g.ci, g.co, g.kh, g.kw, g.sh, g.sw, g.wo)) {
+      if (const conv_direct::Geom d = direct_geom(g); conv_direct::applies(d)) {
         const std::vector<float> wpack = conv_direct::pack_weight(wt, g.co, g.ci, g.kh, g.kw);
-        direct_batch(direct_geom(g), g.n, x, wpack, b, y, g.macs() > kParallelMacs);
+        direct_batch(d, g.n, x, wpack, b, y, g.macs() > kParallelMacs);
         return;
       }
     }
@@ -278,13 +278,14 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
     const T* dy = dout.data<T>();    // (N, Co, P)
     const int64_t K = g.rows(), P = g.cols();
     const bool direct = g.col_is_input();
+    const conv_direct::Geom dgeom = direct_geom(g);
 
     if (dweight) {
       // Tasks (image, band) in order, cut into `chunks` runs of consecutive tasks; each
       // run accumulates into its own partial (Co, K).
       // float32 layers of the direct path: each task's share by its kernel (conv2d_direct.h),
       // added to its chunk's partial in task order; otherwise im2col + GEMM.
-      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(g.ci, g.co, g.kh, g.kw, g.sh, g.sw, g.wo);
+      const bool by_tiles = std::is_same_v<T, float> && conv_direct::applies(dgeom);
       const int64_t bands =
           by_tiles ? (g.ho + direct_weight_band_rows(g.wo) - 1) / direct_weight_band_rows(g.wo) : g.bands();
       const int64_t tasks = g.n * bands, chunks = std::min(tasks, kWeightChunks);
@@ -305,8 +306,8 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
             if constexpr (std::is_same_v<T, float>) {
               if (by_tiles) {
                 T* pc = partial.data() + c * g.co * K;
-                conv_direct::weight_grad_rows(direct_geom(g), xn, dy + n * g.co * P, oh0, oh1,
-                                              t == t0 ? pc : task_dw.data(), ws);
+                conv_direct::weight_grad_rows(dgeom, xn, dy + n * g.co * P, oh0, oh1, t == t0 ? pc : task_dw.data(),
+                                              ws);
                 if (t != t0)
                   for (int64_t i = 0; i < g.co * K; ++i) pc[i] += task_dw[static_cast<size_t>(i)];
                 continue;
@@ -335,19 +336,16 @@ void conv2d_backward(const ops::Conv2dParams& p, const Tensor& inp, const Tensor
       }
     }
 
-    if (dinp) {
-      T* dx = dinp->data<T>();  // (N, Ci, H, W)
+    // The input gradient of a stride-1 convolution is itself one (conv2d_direct.h): float32
+    // layers of the direct path take it; the others scatter a GEMM's dcol with col2im.
+    const bool dinp_by_tiles = std::is_same_v<T, float> && conv_direct::applies_input_grad(dgeom);
+    if (dinp && dinp_by_tiles) {
       if constexpr (std::is_same_v<T, float>) {
-        // The input gradient of a stride-1 convolution is itself one (conv2d_direct.h).
-        if (conv_direct::applies_input_grad(direct_geom(g))) {
-          const std::vector<float> wpack = conv_direct::pack_weight_for_input_grad(wt, g.co, g.ci, g.kh, g.kw);
-          direct_batch(conv_direct::input_grad_geom(direct_geom(g)), g.n, dy, wpack, nullptr, dx,
-                       g.macs() > kParallelMacs);
-          dinp = nullptr;  // done
-        }
+        const std::vector<float> wpack = conv_direct::pack_weight_for_input_grad(wt, g.co, g.ci, g.kh, g.kw);
+        direct_batch(conv_direct::input_grad_geom(dgeom), g.n, dy, wpack, nullptr, dinp->data<float>(),
+                     g.macs() > kParallelMacs);
       }
-    }
-    if (dinp) {
+    } else if (dinp) {
       T* dx = dinp->data<T>();  // (N, Ci, H, W)
       const int64_t groups = g.groups(), khw = g.kh * g.kw;
 #pragma omp parallel if (g.macs() > kParallelMacs)

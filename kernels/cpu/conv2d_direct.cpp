@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
 
 #if SPARSEAD_ISA_X86
 #include <immintrin.h>
@@ -81,7 +82,7 @@ void row_portable(const Row& r) {
 // which leaves the lane's value as it is. The lanes are then added in a fixed tree
 // (weight_grad_rows), so every path gives the same bits.
 constexpr int kWc = 4;
-constexpr int kLanes = 16;
+constexpr int kLanes = 16;  // lane_tree's width (kernels/cpu/lane_sum.h)
 
 struct WTile {
   const float* dy[kWc];  // each channel's band of dy (Wo-wide rows); a zero band for channels past Co
@@ -186,15 +187,6 @@ WTileFns wtile_fns() {
   return {{wtile_portable<1>, wtile_portable<2>, wtile_portable<3>}};
 }
 
-// The 16 lanes added pairwise: (0+8, 1+9, ...), then (0+4, ...), then (0+2, 1+3), then 0+1.
-float lane_total(const float* lanes) {
-  float t[kLanes];
-  std::memcpy(t, lanes, sizeof(t));
-  for (int w = kLanes / 2; w >= 1; w /= 2)
-    for (int l = 0; l < w; ++l) t[l] += t[l + w];
-  return t[0];
-}
-
 // The padded copy of the input rows a band of output rows reads: (Ci, rows, sw, wq).
 // Padded row r is input row oh0 * sh - ph + r. A padded row's columns (input column
 // q - pw at q, zero outside the input) are split into sw phases of wq values each,
@@ -244,8 +236,8 @@ PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std:
 
 }  // namespace
 
-bool applies(int64_t ci, int64_t co, int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo) {
-  return stride_h <= 2 && stride_w <= 2 && wo >= 16 && kh * kw > 1 && kw <= kMaxKw && ci >= 8 && co <= 64;
+bool applies(const Geom& g) {
+  return g.sh <= 2 && g.sw <= 2 && g.wo >= 16 && g.kh * g.kw > 1 && g.kw <= kMaxKw && g.ci >= 8 && g.co <= 64;
 }
 
 std::vector<float> pack_weight(const float* w, int64_t co, int64_t ci, int64_t kh, int64_t kw) {
@@ -270,17 +262,15 @@ std::vector<float> pack_weight_for_input_grad(const float* w, int64_t co, int64_
   return p;
 }
 
-bool applies_input_grad(const Geom& g) {
-  return applies(g.ci, g.co, g.kh, g.kw, g.sh, g.sw, g.wo) && g.sh == 1 && g.sw == 1 && g.ph < g.kh && g.pw < g.kw;
-}
+bool applies_input_grad(const Geom& g) { return applies(g) && g.sh == 1 && g.sw == 1 && g.ph < g.kh && g.pw < g.kw; }
 
 Geom input_grad_geom(const Geom& g) {
   return Geom{g.co, g.ho, g.wo, g.ci, g.kh, g.kw, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.h, g.w, 1, 1};
 }
 
 void forward_rows(const Geom& g, const float* x, const float* wpack, const float* bias, int64_t oh0, int64_t oh1,
-                  float* y, std::vector<float>& pad) {
-  const PadLayout l = pad_rows(g, x, oh0, oh1, pad);
+                  float* y, Workspace& ws) {
+  const PadLayout l = pad_rows(g, x, oh0, oh1, ws.pad);
   const RowFn fn = row_fn();
   Row row{};
   row.ci_stride = l.rows * l.row_stride, row.row_stride = l.row_stride;
@@ -296,7 +286,7 @@ void forward_rows(const Geom& g, const float* x, const float* wpack, const float
       std::max<int64_t>(16, kL1Budget / (g.ci * g.kh * g.sw * static_cast<int64_t>(sizeof(float))) / 16 * 16);
   for (int64_t oh = oh0; oh < oh1; ++oh)
     for (int64_t c0 = 0; c0 < g.wo; c0 += chunk) {
-      row.x = pad.data() + (oh - oh0) * g.sh * l.row_stride + c0;
+      row.x = ws.pad.data() + (oh - oh0) * g.sh * l.row_stride + c0;
       row.wo = std::min(chunk, g.wo - c0);
       for (int64_t co0 = 0; co0 < g.co; co0 += kCoBlock) {
         row.w = wpack + co0;
@@ -313,7 +303,9 @@ void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh
   const int64_t rows = oh1 - oh0;
   const PadLayout l = pad_rows(g, x, oh0, oh1, ws.pad);
   const int64_t K = g.ci * g.kh * g.kw, plane = g.ho * g.wo;
-  if (g.co % kWc != 0) ws.zeros.assign(static_cast<size_t>(rows * g.wo), 0.0f);
+  // The rows read for channels past Co: only ever zeros, so grown, never refilled.
+  if (g.co % kWc != 0 && ws.zeros.size() < static_cast<size_t>(rows * g.wo))
+    ws.zeros.assign(static_cast<size_t>(rows * g.wo), 0.0f);
   const WTileFns fns = wtile_fns();
   float lanes[kWc * 3 * kLanes];
   WTile t{};
@@ -330,7 +322,7 @@ void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh
           fns.fn[J - 1](t);
           for (int c = 0; c < nc; ++c)
             for (int jj = 0; jj < J; ++jj)
-              dw[(co0 + c) * K + (ci * g.kh + i) * g.kw + j0 + jj] = lane_total(lanes + (c * J + jj) * kLanes);
+              dw[(co0 + c) * K + (ci * g.kh + i) * g.kw + j0 + jj] = lane_tree(lanes + (c * J + jj) * kLanes);
         }
   }
 }

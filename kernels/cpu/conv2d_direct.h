@@ -28,16 +28,16 @@ struct Geom {
   int64_t sh, sw;      // stride, 1 or 2
 };
 
-// Whether the direct path runs this convolution's forward and weight gradient in float32:
-// strides 1 or 2, an output at least 16 columns wide, a kernel at most 16 wide and larger
-// than 1x1 (a 1x1 convolution is a GEMM on the input
-// itself, with nothing to lower, and OpenBLAS runs it faster), and at least 8 input
-// channels (below that, as for the 3-channel image layers, the padded copy and the
-// per-tap overhead outweigh the lowering), and at most 64 output channels (wider layers
-// are where OpenBLAS's packing pays for itself: at S256w32 the 256-channel layers ran
-// 1.2-1.6x slower on tiles). A decision on the shapes only, the same on every
-// instruction-set path.
-bool applies(int64_t ci, int64_t co, int64_t kh, int64_t kw, int64_t stride_h, int64_t stride_w, int64_t wo);
+// Whether the direct path runs this convolution's forward and weight gradient in float32.
+// A decision on the shapes only, the same on every instruction-set path:
+// - strides 1 or 2, an output at least 16 columns wide, a kernel at most 16 wide;
+// - a kernel larger than 1x1 (a 1x1 convolution is a GEMM on the input itself, with
+//   nothing to lower, and OpenBLAS runs it faster);
+// - at least 8 input channels (below that, as for the 3-channel image layers, the padded
+//   copy and the per-tap overhead outweigh the lowering);
+// - at most 64 output channels (wider layers are where OpenBLAS's packing pays for itself:
+//   at S256w32 the 256-channel layers ran 1.2-1.6x slower on tiles).
+bool applies(const Geom& g);
 
 // The weight (Co, Ci, KH, KW) packed as (Ci*KH*KW, CoP), output channel fastest, CoP = Co
 // rounded up to kCoBlock, zeros in the padding.
@@ -53,15 +53,15 @@ Geom input_grad_geom(const Geom& g);  // requires ph <= KH-1 and pw <= KW-1
 // convolution), with ph <= KH - 1 and pw <= KW - 1.
 bool applies_input_grad(const Geom& g);
 
-// Output rows [oh0, oh1) of one image: y (Co, Ho, Wo) = bias + conv(x (Ci, H, W)), bias
-// may be null. Overwrites those rows. `pad` is the caller's workspace (per thread).
-void forward_rows(const Geom& g, const float* x, const float* wpack, const float* bias, int64_t oh0, int64_t oh1,
-                  float* y, std::vector<float>& pad);
-
-// Per-thread buffers of weight_grad_rows.
+// Per-thread buffers of forward_rows and weight_grad_rows.
 struct Workspace {
   std::vector<float> pad, zeros;
 };
+
+// Output rows [oh0, oh1) of one image: y (Co, Ho, Wo) = bias + conv(x (Ci, H, W)), bias
+// may be null. Overwrites those rows.
+void forward_rows(const Geom& g, const float* x, const float* wpack, const float* bias, int64_t oh0, int64_t oh1,
+                  float* y, Workspace& ws);
 
 // The weight gradient's share of output rows [oh0, oh1) of one image: dw (Co, Ci*KH*KW) =
 // sum over those rows' pixels of dy(co, pixel) times the input each tap reads there.

@@ -13,6 +13,17 @@
 
 namespace sad::cpu {
 
+// The 16 values of `lanes` added pairwise: (0+8, 1+9, ...), then (0+4, ...), then (0+2,
+// 1+3), then 0+1. LaneSum and the direct convolution's weight gradient both end with it.
+template <typename T>
+T lane_tree(const T* lanes) {
+  T t[16];
+  for (int l = 0; l < 16; ++l) t[l] = lanes[l];
+  for (int w = 8; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) t[l] += t[l + w];
+  return t[0];
+}
+
 class LaneSum {
  public:
   static constexpr int kLanes = 16;
@@ -26,13 +37,7 @@ class LaneSum {
     for (int l = 0; i < n; ++i, ++l) lane_[l] += f(i);
   }
 
-  double total() const {
-    double t[kLanes];
-    for (int l = 0; l < kLanes; ++l) t[l] = lane_[l];
-    for (int w = kLanes / 2; w >= 1; w /= 2)
-      for (int l = 0; l < w; ++l) t[l] += t[l + w];
-    return t[0];
-  }
+  double total() const { return lane_tree(lane_); }
 
  private:
   double lane_[kLanes] = {};
