@@ -15,10 +15,14 @@
 // and neg. Backward reads rho^ from stats instead of reducing the logits a second time.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
+#include "kernels/cpu/vmath.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -91,6 +95,46 @@ double kl_slope(double rho, double raw_q) {
   return -rho / raw_q + (1 - rho) / (1 - raw_q);
 }
 
+// float32: the per-element terms in float from one vectorised exponential
+// (kernels/cpu/vmath.h), summed in double over 16 lanes (kernels/cpu/lane_sum.h), so the
+// loop vectorises and the sums are the same bits on every instruction-set path and for
+// any thread count. float64 (the gradient checks) keeps the libm loop below.
+void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, double& sum_fit, double& sum_neg) {
+  constexpr int kL = LaneSum::kLanes;
+  double sm[kL] = {}, sf[kL] = {}, sn[kL] = {};
+  // One block of up to 16 elements: the float terms first (a vector loop), then the sums.
+  const auto block = [&](int64_t i, int width) {
+    float tm[kL], tf[kL], tn[kL];
+    for (int lane = 0; lane < width; ++lane) {
+      const vm::Logistic t = vm::logistic(l[i + lane]);
+      tm[lane] = t.m;
+      tf[lane] = t.m_comp * r[i + lane];
+      tn[lane] = vm::softplus(l[i + lane], t.e);
+    }
+    for (int lane = 0; lane < width; ++lane) {
+      sm[lane] += static_cast<double>(tm[lane]);
+      sf[lane] += static_cast<double>(tf[lane]);
+      sn[lane] += static_cast<double>(tn[lane]);
+    }
+  };
+  int64_t i = 0;
+  for (; i + kL <= n; i += kL) block(i, kL);
+  if (i < n) block(i, static_cast<int>(n - i));
+  sum_m = lane_tree(sm);
+  sum_fit = lane_tree(sf);
+  sum_neg = lane_tree(sn);
+}
+
+// dl = a s + c r s + d M with s = M (1 - M), in float (the weights a, c, d already scaled).
+void image_grad_f32(const float* __restrict__ l, const float* __restrict__ r, float* __restrict__ dl, int64_t n,
+                    float a, float c, float d) {
+  for (int64_t i = 0; i < n; ++i) {
+    const vm::Logistic t = vm::logistic(l[i]);
+    const float s = t.m * t.m_comp;
+    dl[i] = a * s + c * r[i] * s + d * t.m;
+  }
+}
+
 }  // namespace
 
 void kl_sparsity_forward(const ops::KlSparsityParams& p, const Tensor& logits, const Tensor& residual,
@@ -108,17 +152,21 @@ void kl_sparsity_forward(const ops::KlSparsityParams& p, const Tensor& logits, c
     std::vector<double> sum_m(nb), sum_fit(nb), sum_neg(nb);
 #pragma omp parallel for schedule(static) if (nb > 1 && nb * hw > 32768)
     for (int64_t b = 0; b < nb; ++b) {
-      double sm = 0, sf = 0, sn = 0;
-      for (int64_t k = 0; k < hw; ++k) {
-        const double li = l[b * hw + k];
-        const LogitTerms t = logit_terms(li);
-        sm += t.m;
-        sf += t.m_comp * static_cast<double>(r[b * hw + k]);
-        sn += softplus(li, t.e);
+      if constexpr (std::is_same_v<T, float>) {
+        isa_run([&] { image_sums_f32(l + b * hw, r + b * hw, hw, sum_m[b], sum_fit[b], sum_neg[b]); });
+      } else {
+        double sm = 0, sf = 0, sn = 0;
+        for (int64_t k = 0; k < hw; ++k) {
+          const double li = l[b * hw + k];
+          const LogitTerms t = logit_terms(li);
+          sm += t.m;
+          sf += t.m_comp * static_cast<double>(r[b * hw + k]);
+          sn += softplus(li, t.e);
+        }
+        sum_m[b] = sm;
+        sum_fit[b] = sf;
+        sum_neg[b] = sn;
       }
-      sum_m[b] = sm;
-      sum_fit[b] = sf;
-      sum_neg[b] = sn;
     }
 
     // Pass 2: the per-image terms and the loss, in image order.
@@ -190,11 +238,17 @@ void kl_sparsity_backward(const ops::KlSparsityParams& p, const Tensor& logits, 
         w_rs = -1.0;
         w_m = 0.0;
       }
-      for (int64_t k = 0; k < hw; ++k) {
-        const int64_t i = b * hw + k;
-        const LogitTerms t = logit_terms(l[i]);
-        const double m = t.m, s = m * t.m_comp;
-        dl[i] = static_cast<T>(scale * (w_s * s + w_rs * static_cast<double>(r[i]) * s + w_m * m));
+      if constexpr (std::is_same_v<T, float>) {
+        const float a = static_cast<float>(scale * w_s), c = static_cast<float>(scale * w_rs),
+                    d = static_cast<float>(scale * w_m);
+        isa_run([&] { image_grad_f32(l + b * hw, r + b * hw, dl + b * hw, hw, a, c, d); });
+      } else {
+        for (int64_t k = 0; k < hw; ++k) {
+          const int64_t i = b * hw + k;
+          const LogitTerms t = logit_terms(l[i]);
+          const double m = t.m, s = m * t.m_comp;
+          dl[i] = static_cast<T>(scale * (w_s * s + w_rs * static_cast<double>(r[i]) * s + w_m * m));
+        }
       }
     }
   });

@@ -6,17 +6,20 @@
 // convolution (docs/BENCHMARKS.md, "Where the time goes"). Relu, leaky ReLU, abs and
 // affine then compile to SIMD selects and multiplies (branch-free: with random signs a
 // branch per element mispredicts half the time; the selects need -fno-trapping-math, see
-// CMakeLists.txt); the exp/tanh kinds stay scalar calls into libm (no fast-math: the
-// values are the reference's).
+// CMakeLists.txt). Sigmoid, tanh and softplus in float use kernels/cpu/vmath.h, which
+// vectorises too (libm's calls kept them scalar); in double they stay libm's.
 // `out` may be `inp` (in-place use in model/losses.cpp), so no restrict pointers: GCC
 // checks for overlap at run time and takes the vector loop when there is none.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/checks.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/vmath.h"
 
 // ---- the contract: the checks kernels/ops.h runs before either backend ----------------------
 
@@ -57,12 +60,31 @@ namespace sad::cpu {
 
 namespace {
 
+// float: the vectorisable forms of kernels/cpu/vmath.h; double (the gradient checks'
+// precision): libm, with two branches so that exp never overflows.
 template <typename T>
 T sigmoid(T x) {
-  // Two branches so that exp never overflows.
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
+  if constexpr (std::is_same_v<T, float>) {
+    return vm::sigmoid(x);
+  } else {
+    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+    T e = std::exp(x);
+    return e / (T(1) + e);
+  }
+}
+template <typename T>
+T tanh_of(T x) {
+  if constexpr (std::is_same_v<T, float>)
+    return vm::tanh(x);
+  else
+    return std::tanh(x);
+}
+template <typename T>
+T softplus(T x) {
+  if constexpr (std::is_same_v<T, float>)
+    return vm::softplus(x);
+  else
+    return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
 }
 
 constexpr int64_t kParallelMin = 32768;  // below this, one thread: the fork costs more
@@ -115,11 +137,10 @@ void forward_typed(const ops::UnaryParams& p, const T* x, T* y, int64_t n) {
     case ops::UnaryKind::Relu: return map1(x, y, n, [](T v) { return v > T(0) ? v : T(0); });
     case ops::UnaryKind::LeakyRelu: return map1(x, y, n, [alpha](T v) { return v > T(0) ? v : alpha * v; });
     case ops::UnaryKind::Sigmoid: return map1(x, y, n, [](T v) { return sigmoid(v); });
-    case ops::UnaryKind::Tanh: return map1(x, y, n, [](T v) { return std::tanh(v); });
+    case ops::UnaryKind::Tanh: return map1(x, y, n, [](T v) { return tanh_of(v); });
     case ops::UnaryKind::Abs: return map1(x, y, n, [](T v) { return std::abs(v); });
     case ops::UnaryKind::Affine: return map1(x, y, n, [alpha, beta](T v) { return alpha * v + beta; });
-    case ops::UnaryKind::Softplus:
-      return map1(x, y, n, [](T v) { return std::max(v, T(0)) + std::log1p(std::exp(-std::abs(v))); });
+    case ops::UnaryKind::Softplus: return map1(x, y, n, [](T v) { return softplus(v); });
     case ops::UnaryKind::Count: break;
   }
   SAD_FAIL("unary_forward: unknown kind");
