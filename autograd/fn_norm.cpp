@@ -1,7 +1,8 @@
 // Differentiable batch_norm2d. The forward updates the running statistics in place in
 // training mode (and reads them in eval mode); the node keeps the input, gamma and the
 // saved statistics, and its backward uses the training- or eval-mode formula to match
-// the forward it came from.
+// the forward it came from. With a fused activation (p.act) it keeps the output instead of
+// an activation node keeping the normalised tensor: one activation-sized tensor less.
 #include "autograd/functions.h"
 #include "autograd/node_util.h"
 
@@ -16,8 +17,8 @@ class BatchNorm2dNode final : public Node {
     Tensor dx = detail::grad_buffer(*this, 0, x);
     Tensor dgamma = detail::grad_buffer(*this, 1, gamma);
     Tensor dbeta = detail::grad_buffer(*this, 2, gamma);
-    ops::batch_norm2d_backward(p, x, gamma, save_mean, save_invstd, g[0], detail::ptr_or_null(dx),
-                               detail::ptr_or_null(dgamma), detail::ptr_or_null(dbeta));
+    ops::batch_norm2d_backward(p, x, gamma, save_mean, save_invstd, detail::ptr_or_null(out), g[0],
+                               detail::ptr_or_null(dx), detail::ptr_or_null(dgamma), detail::ptr_or_null(dbeta));
     return {dx, dgamma, dbeta};
   }
   void release() override {
@@ -25,6 +26,7 @@ class BatchNorm2dNode final : public Node {
     gamma = {};
     save_mean = {};
     save_invstd = {};
+    out = {};
   }
 
   ops::BatchNormParams p;
@@ -32,6 +34,7 @@ class BatchNorm2dNode final : public Node {
   Tensor gamma;        // (C)
   Tensor save_mean;    // (C)
   Tensor save_invstd;  // (C)
+  Tensor out;          // (N, C, H, W) with a fused activation (its slope), else undefined
 };
 
 }  // namespace
@@ -51,6 +54,7 @@ Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& 
   n->gamma = gamma.data();
   n->save_mean = save_mean;
   n->save_invstd = save_invstd;
+  if (p.act != ops::BnAct::None) n->out = y;
   return Variable::make_output(y, n, 0);
 }
 

@@ -1,7 +1,8 @@
 // Benchmarks of the ops every decoder layer runs besides its convolution: batch norm in
 // training mode (forward and backward) and nearest upsampling x2 (forward and backward),
 // at the shape of G's last decoder layer (B, w, S, S), next to the copies of the same
-// size that bench_ops.cpp registers. Each checks its op once before timing. And the
+// size that bench_ops.cpp registers; batch norm + ReLU as two ops and as the fused op.
+// Each checks its op once before timing. And the
 // core's float32 FMA peak, which the convolutions' FLOP/s are read against.
 #include <cmath>
 #include <vector>
@@ -54,7 +55,8 @@ void register_batch_norm(Device d, const Preset& pr) {
           expect_close(s / m, 0.0, 1e-5, 0, name + ": mean of channel " + std::to_string(ch));
           expect_close(ss / m, 1.0, 2e-5, 0, name + ": variance of channel " + std::to_string(ch));
         }
-        ops::batch_norm2d_backward(p, g->x, g->gamma, g->mean, g->invstd, g->dy, &g->dx, &g->dgamma, &g->dbeta);
+        ops::batch_norm2d_backward(p, g->x, g->gamma, g->mean, g->invstd, nullptr, g->dy, &g->dx, &g->dgamma,
+                                   &g->dbeta);
         // Known value: the training-mode input gradient has zero sum in every channel.
         std::vector<float> dx = g->dx.to_vector();
         for (int64_t ch = 0; ch < c; ++ch) {
@@ -70,7 +72,7 @@ void register_batch_norm(Device d, const Preset& pr) {
       });
       timed_loop(st, d, [&] {
         if (backward)
-          ops::batch_norm2d_backward(p, f.x, f.gamma, f.mean, f.invstd, f.dy, &f.dx, &f.dgamma, &f.dbeta);
+          ops::batch_norm2d_backward(p, f.x, f.gamma, f.mean, f.invstd, nullptr, f.dy, &f.dx, &f.dgamma, &f.dbeta);
         else
           ops::batch_norm2d_forward(p, f.x, f.gamma, f.beta, f.rmean, f.rvar, f.y, f.mean, f.invstd);
       });
@@ -81,6 +83,76 @@ void register_batch_norm(Device d, const Preset& pr) {
       st.SetLabel(shape_str(shape) + ", " + std::to_string(bytes >> 20) + " MiB moved");
     });
   }
+}
+
+// Batch norm followed by a ReLU, as every ConvBnAct runs it: the two ops one after the
+// other ("separate") against the fused op ("fused"), forward and backward. The fused case
+// first checks that both give the same bits.
+struct BnReluFixture {
+  BatchNormFixture bn;
+  Tensor h, dh;  // separate: the normalised tensor and its gradient
+};
+
+void register_batch_norm_relu(Device d, const Preset& pr) {
+  const Shape shape{pr.batch, pr.width, pr.size, pr.size};
+  const int64_t n = shape_numel(shape), c = pr.width;
+  const ops::BatchNormParams plain{true, 0.1f, 1e-5f};
+  const ops::BatchNormParams fused{true, 0.1f, 1e-5f, ops::BnAct::Relu};
+  const ops::UnaryParams relu{ops::UnaryKind::Relu};
+  for (bool is_fused : {false, true})
+    for (bool backward : {false, true}) {
+      const std::string name = std::string("batch_norm2d_relu_") + (is_fused ? "fused_" : "separate_") +
+                               (backward ? "backward/" : "forward/") + device_tag(d) + "/" + pr.tag;
+      add(name, [=](benchmark::State& st) {
+        BnReluFixture& f = fixture<BnReluFixture>(name, [&] {
+          auto g = std::make_shared<BnReluFixture>();
+          BatchNormFixture& b = g->bn;
+          b.x = random_tensor(shape, 31, d, -2.0f, 3.0f);
+          b.dy = random_tensor(shape, 32, d);
+          b.gamma = random_tensor({c}, 33, d, 0.5f, 1.5f), b.beta = random_tensor({c}, 34, d, -0.5f, 0.5f);
+          b.rmean = Tensor::zeros({c}, DType::F32, d), b.rvar = Tensor::full({c}, 1.0, DType::F32, d);
+          b.y = empty_like(b.x), b.dx = empty_like(b.x), g->h = empty_like(b.x), g->dh = empty_like(b.x);
+          b.mean = Tensor::empty({c}, DType::F32, d), b.invstd = Tensor::empty({c}, DType::F32, d);
+          b.dgamma = Tensor::empty({c}, DType::F32, d), b.dbeta = Tensor::empty({c}, DType::F32, d);
+          // Separate ops first; the fused case then checks its bits against them.
+          ops::batch_norm2d_forward(plain, b.x, b.gamma, b.beta, b.rmean, b.rvar, g->h, b.mean, b.invstd);
+          ops::unary_forward(relu, g->h, b.y);
+          ops::unary_backward(relu, g->h, b.y, b.dy, g->dh);
+          ops::batch_norm2d_backward(plain, b.x, b.gamma, b.mean, b.invstd, nullptr, g->dh, &b.dx, &b.dgamma, &b.dbeta);
+          if (is_fused) {
+            const std::vector<float> y_sep = b.y.to_vector(), dx_sep = b.dx.to_vector();
+            ops::batch_norm2d_forward(fused, b.x, b.gamma, b.beta, b.rmean, b.rvar, b.y, b.mean, b.invstd);
+            ops::batch_norm2d_backward(fused, b.x, b.gamma, b.mean, b.invstd, &b.y, b.dy, &b.dx, &b.dgamma, &b.dbeta);
+            const std::vector<float> y = b.y.to_vector(), dx = b.dx.to_vector();
+            for (size_t i = 0; i < y.size(); i += 997) {
+              expect_close(y[i], y_sep[i], 0, 0, name + ": output " + std::to_string(i) + " against the separate ops");
+              expect_close(dx[i], dx_sep[i], 0, 0, name + ": dinp " + std::to_string(i) + " against the separate ops");
+            }
+          }
+          return g;
+        });
+        BatchNormFixture& b = f.bn;
+        timed_loop(st, d, [&] {
+          if (is_fused && backward) {
+            ops::batch_norm2d_backward(fused, b.x, b.gamma, b.mean, b.invstd, &b.y, b.dy, &b.dx, &b.dgamma, &b.dbeta);
+          } else if (is_fused) {
+            ops::batch_norm2d_forward(fused, b.x, b.gamma, b.beta, b.rmean, b.rvar, b.y, b.mean, b.invstd);
+          } else if (backward) {
+            ops::unary_backward(relu, f.h, b.y, b.dy, f.dh);
+            ops::batch_norm2d_backward(plain, b.x, b.gamma, b.mean, b.invstd, nullptr, f.dh, &b.dx, &b.dgamma,
+                                       &b.dbeta);
+          } else {
+            ops::batch_norm2d_forward(plain, b.x, b.gamma, b.beta, b.rmean, b.rvar, f.h, b.mean, b.invstd);
+            ops::unary_forward(relu, f.h, b.y);
+          }
+        });
+        // Counted as the fused op's bytes in both cases (forward: x three times and y;
+        // backward: x, dy and y twice each, dx), so the rates compare like the times.
+        const int64_t bytes = n * 4 * (backward ? 7 : 4);
+        st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * bytes);
+        st.SetLabel(shape_str(shape) + ", " + std::to_string(bytes >> 20) + " MiB (fused op's bytes)");
+      });
+    }
 }
 
 struct UpsampleFixture {
@@ -192,6 +264,7 @@ void register_layer_benchmarks(Device d) {
   if (d.is_cpu()) register_fma_peak();
   for (const Preset& pr : {kCpuPreset, kPaperPreset}) {
     register_batch_norm(d, pr);
+    register_batch_norm_relu(d, pr);
     register_upsample(d, pr);
   }
 }

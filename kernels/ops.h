@@ -119,22 +119,31 @@ SAD_GEMM_ENTRIES(SAD_DECLARE_ENTRY)
 // in place with the unbiased variance: r = (1 - momentum) r + momentum * stat
 // (PyTorch's convention). Eval: normalise with the running statistics; save_* are
 // filled with them so that backward works in both modes.
+// An activation fused onto the output (issue "CPU speed", item 2): out = act(normalised),
+// in one pass instead of two, and without the normalised tensor kept for backward. Backward
+// reads the fused output `out` for act's slope (out > 0 exactly where its input was, for
+// alpha >= 0) and is given dout for the activated output. The values are the same bits as
+// batch_norm2d followed by the relu or leaky_relu op.
+enum class BnAct : int { None, Relu, LeakyRelu };
 struct BatchNormParams {
   bool training = true;
   float momentum = 0.1f;
   float eps = 1e-5f;
+  BnAct act = BnAct::None;
+  float alpha = 0.0f;  // LeakyRelu's slope for negative inputs, >= 0
 };
 // Shapes: inp, out, dout, dinp (N, C, H, W); every other tensor (C); running_* are updated
-// in training; a null gradient output is not computed.
-#define SAD_BATCH_NORM2D_ENTRIES(X)                                                                              \
-  X(batch_norm2d_forward,                                                                                        \
-    (const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& beta, Tensor& running_mean, \
-     Tensor& running_var, Tensor& out, Tensor& save_mean, Tensor& save_invstd),                                  \
-    (p, inp, gamma, beta, running_mean, running_var, out, save_mean, save_invstd))                               \
-  X(batch_norm2d_backward,                                                                                       \
-    (const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& save_mean,                  \
-     const Tensor& save_invstd, const Tensor& dout, Tensor* dinp, Tensor* dgamma, Tensor* dbeta),                \
-    (p, inp, gamma, save_mean, save_invstd, dout, dinp, dgamma, dbeta))
+// in training; a null gradient output is not computed. Backward's `out` (the forward's
+// output) is read only with an activation, and may be null without one.
+#define SAD_BATCH_NORM2D_ENTRIES(X)                                                                                  \
+  X(batch_norm2d_forward,                                                                                            \
+    (const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,     \
+     Tensor& running_var, Tensor& out, Tensor& save_mean, Tensor& save_invstd),                                      \
+    (p, inp, gamma, beta, running_mean, running_var, out, save_mean, save_invstd))                                   \
+  X(batch_norm2d_backward,                                                                                           \
+    (const BatchNormParams& p, const Tensor& inp, const Tensor& gamma, const Tensor& save_mean,                      \
+     const Tensor& save_invstd, const Tensor* out, const Tensor& dout, Tensor* dinp, Tensor* dgamma, Tensor* dbeta), \
+    (p, inp, gamma, save_mean, save_invstd, out, dout, dinp, dgamma, dbeta))
 SAD_BATCH_NORM2D_ENTRIES(SAD_DECLARE_ENTRY)
 
 // ---- unary element-wise ---------------------------------------------------------------

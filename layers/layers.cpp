@@ -43,8 +43,10 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float momentum_, float eps_) : moment
   running_var = &register_buffer("running_var", Tensor::full({channels}, 1.0));
 }
 
-Variable BatchNorm2d::forward(const Variable& x) {
-  return batch_norm2d(x, weight, bias, *running_mean, *running_var, {is_training(), momentum, eps});
+Variable BatchNorm2d::forward(const Variable& x) { return forward_act(x, ops::BnAct::None); }
+
+Variable BatchNorm2d::forward_act(const Variable& x, ops::BnAct act, float alpha) {
+  return batch_norm2d(x, weight, bias, *running_mean, *running_var, {is_training(), momentum, eps, act, alpha});
 }
 
 void BatchNorm2d::reset_parameters(Rng&) {

@@ -27,6 +27,9 @@ class BatchNorm2d final : public Layer {
  public:
   explicit BatchNorm2d(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
   Variable forward(const Variable& x) override;  // (N, C, H, W)
+  // act(batch norm(x)) in one op (ops::BnAct): the same values as forward() followed by the
+  // relu or leaky_relu op, one pass and one saved tensor fewer.
+  Variable forward_act(const Variable& x, ops::BnAct act, float alpha = 0.0f);
   void reset_parameters(Rng& rng) override;
 
   Variable weight;       // (C) gamma

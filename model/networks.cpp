@@ -14,8 +14,8 @@ ConvBnAct::ConvBnAct(int64_t in, int64_t out, int kernel, int stride, int paddin
 }
 
 Variable ConvBnAct::forward(const Variable& x) {
-  Variable h = bn_->forward(conv_->forward(x));
-  return slope_ == 0.0f ? relu(h) : leaky_relu(h, slope_);
+  const Variable h = conv_->forward(x);
+  return slope_ == 0.0f ? bn_->forward_act(h, ops::BnAct::Relu) : bn_->forward_act(h, ops::BnAct::LeakyRelu, slope_);
 }
 
 // ---- G -------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int stride, const NetConfig& c) 
 }
 
 Variable BasicBlock::forward(const Variable& x) {
-  Variable h = bn2_->forward(conv2_->forward(relu(bn1_->forward(conv1_->forward(x)))));
+  Variable h = bn2_->forward(conv2_->forward(bn1_->forward_act(conv1_->forward(x), ops::BnAct::Relu)));
   Variable s = short_conv_ ? short_bn_->forward(short_conv_->forward(x)) : x;
   return relu(add(h, s));
 }

@@ -70,22 +70,26 @@ std::vector<OpCase> gemm_cases() {
 
 std::vector<OpCase> batch_norm_cases() {
   std::vector<OpCase> c;
-  for (bool training : {true, false}) {
-    // Fresh running statistics on every call: the case is a pure function of its inputs.
-    auto run = [training](const V& v) {
-      const int64_t ch = v[0].dim(1);
-      Tensor mean = Tensor::zeros({ch}, v[0].dtype(), v[0].device());
-      Tensor var = Tensor::full({ch}, 0.5, v[0].dtype(), v[0].device());
-      ops::BatchNormParams p;
-      p.training = training;
-      return V{batch_norm2d(v[0], v[1], v[2], mean, var, p)};
-    };
-    c.push_back({std::string(training ? "training" : "eval") + " (3,2,4,5)",
-                 {exact({3, 2, 4, 5}, 121, -2, 2), exact({2}, 122, 0.5, 1.5), exact({2}, 123)},
-                 {true, true, true},
-                 run,
-                 {1e-5, 1e-5}});
-  }
+  static constexpr const char* act_names[] = {"", " + relu", " + leaky relu"};
+  for (ops::BnAct act : {ops::BnAct::None, ops::BnAct::Relu, ops::BnAct::LeakyRelu})
+    for (bool training : {true, false}) {
+      // Fresh running statistics on every call: the case is a pure function of its inputs.
+      auto run = [training, act](const V& v) {
+        const int64_t ch = v[0].dim(1);
+        Tensor mean = Tensor::zeros({ch}, v[0].dtype(), v[0].device());
+        Tensor var = Tensor::full({ch}, 0.5, v[0].dtype(), v[0].device());
+        ops::BatchNormParams p;
+        p.training = training;
+        p.act = act;
+        p.alpha = 0.2f;
+        return V{batch_norm2d(v[0], v[1], v[2], mean, var, p)};
+      };
+      c.push_back({std::string(training ? "training" : "eval") + act_names[static_cast<int>(act)] + " (3,2,4,5)",
+                   {exact({3, 2, 4, 5}, 121, -2, 2), exact({2}, 122, 0.5, 1.5), exact({2}, 123)},
+                   {true, true, true},
+                   run,
+                   {1e-5, 1e-5}});
+    }
   return c;
 }
 

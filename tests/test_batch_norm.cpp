@@ -125,7 +125,7 @@ TEST_CASE("batch_norm2d float32 matches float64") {
     out[t] = empty_like(xt);
     ops::batch_norm2d_forward({}, xt, gt, bt, rm, rv, out[t], sm, si);
     dx[t] = empty_like(xt), dg[t] = Tensor::empty({5}, dt), db[t] = Tensor::empty({5}, dt);
-    ops::batch_norm2d_backward({}, xt, gt, sm, si, dy.to(dt), &dx[t], &dg[t], &db[t]);
+    ops::batch_norm2d_backward({}, xt, gt, sm, si, nullptr, dy.to(dt), &dx[t], &dg[t], &db[t]);
   }
   // Statistics accumulate in double in both; float32 only rounds the inputs and the
   // outputs (6e-8 relative), |out| <= ~3: 1e-6. dgamma and dbeta sum 252 rounded terms
@@ -157,4 +157,79 @@ TEST_CASE("batch_norm2d: bad shapes are refused") {
   Variable one(Tensor::zeros({1, 3, 1, 1}));
   CHECK_THROWS_AS(batch_norm2d(one, gamma, beta, rm, rv, {.training = true}), Error);
   CHECK_NOTHROW(batch_norm2d(one, gamma, beta, rm, rv, {.training = false}));
+}
+
+// ---- the fused activation (BatchNormParams::act) ------------------------------------------
+
+namespace {
+
+// Loss gradients of act(batch_norm(x)) for the three inputs, computed with the fused op or
+// with batch_norm2d followed by the relu / leaky_relu op; dy fixed by `seed`.
+struct BnActRun {
+  std::vector<Tensor> values;  // output, dx, dgamma, dbeta
+};
+BnActRun bn_act_run(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, ops::BnAct act,
+                    bool fused) {
+  Variable vx(x, true), vg(gamma, true), vb(beta, true);
+  Tensor rm = Tensor::zeros({x.dim(1)}, x.dtype()), rv = Tensor::full({x.dim(1)}, 1.0, x.dtype());
+  const float alpha = 0.2f;
+  Variable y;
+  if (fused) {
+    y = batch_norm2d(vx, vg, vb, rm, rv, {.training = training, .act = act, .alpha = alpha});
+  } else {
+    Variable h = batch_norm2d(vx, vg, vb, rm, rv, {.training = training});
+    y = act == ops::BnAct::Relu ? relu(h) : leaky_relu(h, alpha);
+  }
+  Variable dy(random_tensor(x.shape(), 99, -1.0, 1.0).to(x.dtype()));
+  sum(mul(y, dy)).backward();
+  return {{y.data(), vx.grad(), vg.grad(), vb.grad()}};
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm2d fused relu and leaky relu: the same bits as the separate ops (float32)") {
+  // Inputs with exact zeros after normalisation are not needed: the slope test reads the
+  // sign of the very value both paths compute.
+  Tensor x = random_tensor({3, 4, 9, 7}, 80, -2.0, 3.0).to(DType::F32);
+  Tensor gamma = random_tensor({4}, 81, -1.5, 1.5).to(DType::F32), beta = random_tensor({4}, 82).to(DType::F32);
+  for (ops::BnAct act : {ops::BnAct::Relu, ops::BnAct::LeakyRelu})
+    for (bool training : {true, false}) {
+      CAPTURE(static_cast<int>(act));
+      CAPTURE(training);
+      const BnActRun a = bn_act_run(x, gamma, beta, training, act, true);
+      const BnActRun b = bn_act_run(x, gamma, beta, training, act, false);
+      const char* what[] = {"output", "dinp", "dgamma", "dbeta"};
+      for (int k = 0; k < 4; ++k) check_close(a.values[k], b.values[k], 0, 0, what[k]);
+    }
+}
+
+TEST_CASE("batch_norm2d fused activation gradients: finite differences (float64)") {
+  uint64_t seed = 90;
+  for (ops::BnAct act : {ops::BnAct::Relu, ops::BnAct::LeakyRelu})
+    for (bool training : {true, false}) {
+      ++seed;
+      CAPTURE(static_cast<int>(act));
+      CAPTURE(training);
+      Tensor x = random_tensor({2, 3, 4, 5}, seed, -2.0, 2.0);
+      Tensor gamma = random_tensor({3}, seed + 1, 0.5, 1.5), beta = random_tensor({3}, seed + 2);
+      Tensor rm = random_tensor({3}, seed + 3, -0.5, 0.5), rv = random_tensor({3}, seed + 4, 0.5, 2.0);
+      const ops::BatchNormParams p{.training = training, .act = act, .alpha = 0.2f};
+      gradcheck(std::string("batch_norm2d + act ") + (training ? "training" : "eval"),
+                [&](auto& v) { return batch_norm2d(v[0], v[1], v[2], rm, rv, p); }, {x, gamma, beta},
+                {true, true, true}, {.seed = seed});
+    }
+}
+
+TEST_CASE("batch_norm2d fused activation: a negative slope and a missing output are refused") {
+  Tensor x = Tensor::zeros({2, 3, 4, 4}), g = Tensor::full({3}, 1.0), b = Tensor::zeros({3});
+  Tensor rm = Tensor::zeros({3}), rv = Tensor::full({3}, 1.0), y = empty_like(x), sm = Tensor::empty({3}),
+         si = Tensor::empty({3}), dx = empty_like(x);
+  CHECK_THROWS_WITH_AS(
+      ops::batch_norm2d_forward({.act = ops::BnAct::LeakyRelu, .alpha = -0.1f}, x, g, b, rm, rv, y, sm, si),
+      doctest::Contains("slope >= 0"), Error);
+  ops::batch_norm2d_forward({.act = ops::BnAct::Relu}, x, g, b, rm, rv, y, sm, si);
+  CHECK_THROWS_WITH_AS(
+      ops::batch_norm2d_backward({.act = ops::BnAct::Relu}, x, g, sm, si, nullptr, y, &dx, nullptr, nullptr),
+      doctest::Contains("needs the forward's output"), Error);
+  CHECK_NOTHROW(ops::batch_norm2d_backward({.act = ops::BnAct::Relu}, x, g, sm, si, &y, y, &dx, nullptr, nullptr));
 }

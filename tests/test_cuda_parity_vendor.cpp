@@ -145,16 +145,19 @@ TEST_CASE("cuda parity: gemm in all four transpose combinations" * doctest::skip
 
 namespace {
 
-void batch_norm_parity(const Shape& xs, bool training, uint64_t seed) {
+void batch_norm_parity(const Shape& xs, bool training, uint64_t seed, ops::BnAct act = ops::BnAct::None) {
   if (skip_large({xs})) return;
-  const std::string ctx =
-      std::string("batch_norm2d ") + (training ? "train " : "eval ") + shape_str(xs) + " seed " + std::to_string(seed);
+  static constexpr const char* act_names[] = {"", " + relu", " + leaky relu"};
+  const std::string ctx = std::string("batch_norm2d ") + (training ? "train " : "eval ") + shape_str(xs) + " seed " +
+                          std::to_string(seed) + act_names[static_cast<int>(act)];
   INFO(ctx);
   const int64_t C = xs[1], M = xs[0] * xs[2] * xs[3];
   ops::BatchNormParams p;
   p.training = training;
   p.momentum = 0.1f;
   p.eps = 1e-5f;
+  p.act = act;
+  p.alpha = 0.2f;
   // A non-zero mean and a spread that is not 1, so both statistics matter.
   Tensor x = random_f32(xs, seed, -1.0, 3.0), g = random_f32({C}, seed + 1, 0.5, 1.5);
   Tensor b = random_f32({C}, seed + 2), rm0 = random_f32({C}, seed + 3), rv0 = random_f32({C}, seed + 4, 0.5, 2.0);
@@ -164,12 +167,12 @@ void batch_norm_parity(const Shape& xs, bool training, uint64_t seed) {
   Tensor y_ref = empty_like(x64), sm_ref = empty_like(g64), si_ref = empty_like(g64);
   ops::batch_norm2d_forward(p, x64, g64, f64(b), rm_ref, rv_ref, y_ref, sm_ref, si_ref);
   Tensor dx_ref = empty_like(x64), dg_ref = empty_like(g64), db_ref = empty_like(g64);
-  ops::batch_norm2d_backward(p, x64, g64, sm_ref, si_ref, dy64, &dx_ref, &dg_ref, &db_ref);
+  ops::batch_norm2d_backward(p, x64, g64, sm_ref, si_ref, &y_ref, dy64, &dx_ref, &dg_ref, &db_ref);
 
   Tensor xc = x.to(cuda_device()), gc = g.to(cuda_device()), bc = b.to(cuda_device()), dyc = dy.to(cuda_device());
   GuardedCuda y(xs), rm({C}, &rm0), rv({C}, &rv0), sm({C}), si({C}), dx(xs), dg({C}), db({C});
   ops::batch_norm2d_forward(p, xc, gc, bc, rm.view(), rv.view(), y.view(), sm.view(), si.view());
-  ops::batch_norm2d_backward(p, xc, gc, sm.view(), si.view(), dyc, dx.ptr(), dg.ptr(), db.ptr());
+  ops::batch_norm2d_backward(p, xc, gc, sm.view(), si.view(), &y.view(), dyc, dx.ptr(), dg.ptr(), db.ptr());
 
   // Statistics accumulate in double on both sides: they differ by float rounding only.
   check_parity(sm.view(), sm_ref, 1e-6, 1e-6, ctx + ": save_mean");
@@ -188,7 +191,7 @@ void batch_norm_parity(const Shape& xs, bool training, uint64_t seed) {
 
   // Determinism: the same backward again, bit for bit; dinp alone (null dgamma/dbeta).
   GuardedCuda dx2(xs), dg2({C});
-  ops::batch_norm2d_backward(p, xc, gc, sm.view(), si.view(), dyc, dx2.ptr(), dg2.ptr(), nullptr);
+  ops::batch_norm2d_backward(p, xc, gc, sm.view(), si.view(), &y.view(), dyc, dx2.ptr(), dg2.ptr(), nullptr);
   check_bitwise_equal(dx2.view(), dx.view(), ctx + ": dinp");
   check_bitwise_equal(dg2.view(), dg.view(), ctx + ": dgamma");
   dx2.check_guards(ctx + ": second backward");
@@ -210,6 +213,14 @@ TEST_CASE("cuda parity: batch_norm2d train and eval forward and backward" * doct
     batch_norm_parity(s, true, seed += 10);
     batch_norm_parity(s, false, seed += 10);
   }
+  // The fused activations (the output's sign decides the slope: near-zero outputs may
+  // fall on either side on the two devices, so the shapes stay small and the tolerances
+  // the same as above; a sign flip at |v| < 1e-5 changes dinp by |dy|, which they catch).
+  for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{3, 64, 9, 11}})
+    for (ops::BnAct act : {ops::BnAct::Relu, ops::BnAct::LeakyRelu}) {
+      batch_norm_parity(s, true, seed += 10, act);
+      batch_norm_parity(s, false, seed += 10, act);
+    }
 }
 
 TEST_SUITE_END();

@@ -8,7 +8,9 @@
 // channel, an order fixed by the shape), double accumulators (the sums run over N*H*W values
 // and the variance would cancel in float); two passes (mean, then sum (x - mean)^2) like the
 // CPU reference, then one thread per channel finishes (running statistics, save_*, or the
-// gradients' coefficients). The element-wise parts are separate grid-stride kernels.
+// gradients' coefficients). The element-wise parts are separate grid-stride kernels; a fused
+// activation (ops::BnAct) is applied in the forward's and undone by a kernel of its own
+// before the backward's sums.
 #include "kernels/cuda/channel_sum.cuh"
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/cuda_ops.h"
@@ -49,13 +51,23 @@ __global__ void bn_eval_stats_kernel(int64_t C, float eps, const float* __restri
 __global__ void bn_apply_kernel(const float* __restrict__ x,  // (N, C, HW)
                                 int64_t total, int64_t C, int64_t HW, const float* __restrict__ mean,
                                 const float* __restrict__ invstd, const float* __restrict__ gamma,
-                                const float* __restrict__ beta,
+                                const float* __restrict__ beta, ops::BnAct act, float alpha,
                                 float* __restrict__ y) {  // (N, C, HW)
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t c = (i / HW) % C;
-    y[i] = (x[i] - mean[c]) * (gamma[c] * invstd[c]) + beta[c];
+    const float v = (x[i] - mean[c]) * (gamma[c] * invstd[c]) + beta[c];
+    y[i] = act == ops::BnAct::None || v > 0.0f ? v : (act == ops::BnAct::Relu ? 0.0f : alpha * v);
   }
+}
+
+// The gradient of the normalised value through a fused activation, from the fused output:
+// dy where out > 0, else 0 (relu) or alpha dy (leaky), like the unary ops' backward.
+__global__ void bn_act_grad_kernel(const float* __restrict__ dy, const float* __restrict__ out, int64_t total,
+                                   ops::BnAct act, float alpha, float* __restrict__ dpre) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    dpre[i] = out[i] > 0.0f ? dy[i] : (act == ops::BnAct::Relu ? 0.0f : alpha * dy[i]);
 }
 
 // From the per-channel sums of dy and dy * xhat: dgamma/dbeta when wanted and the two means
@@ -118,13 +130,13 @@ void batch_norm2d_forward(const ops::BatchNormParams& p, const Tensor& inp, cons
   if (total == 0) return;
   bn_apply_kernel<<<grid_stride_blocks(total), kBlockSize, 0, s>>>(device_ptr(inp), total, C, HW, device_ptr(save_mean),
                                                                    device_ptr(save_invstd), device_ptr(gamma),
-                                                                   device_ptr(beta), device_ptr(out));
+                                                                   device_ptr(beta), p.act, p.alpha, device_ptr(out));
   SAD_CUDA_LAUNCH_CHECK();
 }
 
 void batch_norm2d_backward(const ops::BatchNormParams& p, const Tensor& inp, const Tensor& gamma,
-                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout, Tensor* dinp,
-                           Tensor* dgamma, Tensor* dbeta) {
+                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor* out, const Tensor& dout,
+                           Tensor* dinp, Tensor* dgamma, Tensor* dbeta) {
   const int64_t N = inp.dim(0), C = inp.dim(1), HW = inp.dim(2) * inp.dim(3), total = inp.numel();
   if (C == 0 || (!dinp && !dgamma && !dbeta)) return;
   cudaStream_t s = stream();
@@ -134,6 +146,16 @@ void batch_norm2d_backward(const ops::BatchNormParams& p, const Tensor& inp, con
   double* sdy = sums.get<double>();
   double* sdyx = sdy + C;
   const float *xp = device_ptr(inp), *dyp = device_ptr(dout);
+  // A fused activation: its gradient first, into a buffer the rest reads as dy (one extra
+  // pass; the CPU path folds it into its loops).
+  DeviceBuffer dpre =
+      p.act == ops::BnAct::None ? DeviceBuffer() : DeviceBuffer(static_cast<size_t>(total) * sizeof(float));
+  if (p.act != ops::BnAct::None && total > 0) {
+    bn_act_grad_kernel<<<grid_stride_blocks(total), kBlockSize, 0, s>>>(dyp, device_ptr(*out), total, p.act, p.alpha,
+                                                                        dpre.get<float>());
+    SAD_CUDA_LAUNCH_CHECK();
+    dyp = dpre.get<float>();
+  }
   channel_sums({.kind = ChannelSumKind::Dy, .dy = dyp, .C = C, .HW = HW, .M = M, .out = sdy});
   channel_sums({.kind = ChannelSumKind::DyXhat,
                 .x = xp,
@@ -149,8 +171,8 @@ void batch_norm2d_backward(const ops::BatchNormParams& p, const Tensor& inp, con
   SAD_CUDA_LAUNCH_CHECK();
   if (!dinp || total == 0) return;
   bn_backward_apply_kernel<<<grid_stride_blocks(total), kBlockSize, 0, s>>>(
-      device_ptr(inp), device_ptr(dout), total, C, HW, device_ptr(gamma), device_ptr(save_mean),
-      device_ptr(save_invstd), coef.get<double>(), device_ptr(*dinp));
+      device_ptr(inp), dyp, total, C, HW, device_ptr(gamma), device_ptr(save_mean), device_ptr(save_invstd),
+      coef.get<double>(), device_ptr(*dinp));
   SAD_CUDA_LAUNCH_CHECK();
 }
 
