@@ -11,8 +11,13 @@ namespace sad {
 namespace {
 thread_local bool g_grad_enabled = true;
 
-// Adds g into slot. A slot's first tensor may be shared with another edge (ops pass
-// gradients through unchanged), so the sum goes into a fresh tensor.
+// Whether t is the only holder of its memory, so that writing into it changes no other
+// tensor (no other edge, saved tensor, variable or view sees it).
+bool sole_owner(const Tensor& t) { return t.storage().use_count() == 1; }
+
+// Adds g into slot. The first contribution is taken as it is, without a copy. A slot's
+// tensor may be shared with another edge (ops pass gradients through unchanged): then the
+// sum goes into a fresh tensor; a tensor no one else holds is added to in place.
 void accumulate_into(Tensor& slot, const Tensor& g) {
   if (!slot.defined()) {
     slot = g;
@@ -20,6 +25,10 @@ void accumulate_into(Tensor& slot, const Tensor& g) {
   }
   SAD_CHECK(slot.shape() == g.shape(), "autograd: gradient of shape ", shape_str(g.shape()), " does not match ",
             shape_str(slot.shape()));
+  if (sole_owner(slot)) {
+    ops::axpy(1.0f, g, slot);
+    return;
+  }
   Tensor sum = slot.clone();
   ops::axpy(1.0f, g, sum);
   slot = sum;
@@ -35,8 +44,10 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>& grad_outputs) {
   if (g.defined()) {
     SAD_CHECK(g.shape() == leaf_->data.shape(), "autograd: gradient ", shape_str(g.shape()), " for a leaf of shape ",
               shape_str(leaf_->data.shape()));
+    // The first gradient becomes the leaf's without a copy when nothing else holds it
+    // (grad_outputs' reference is the engine's, dropped after this call).
     if (!leaf_->grad.defined())
-      leaf_->grad = g.clone();
+      leaf_->grad = sole_owner(g) ? g : g.clone();
     else
       ops::axpy(1.0f, g, leaf_->grad);
   }

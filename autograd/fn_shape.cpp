@@ -1,12 +1,34 @@
 // Differentiable shape ops: concat, split (a node with several outputs), nearest
 // upsampling, bilinear resize and average pooling. Their backward needs only shapes and
-// parameters, so the nodes save no tensors.
+// parameters, so the nodes save no tensors. Where the parts are contiguous ranges of the
+// whole (a cut along axis 0), split's outputs and concat's gradients are views.
 #include "autograd/functions.h"
 #include "autograd/node_util.h"
 
 namespace sad {
 
 namespace {
+
+// Whether the parts of a tensor of shape `shape` cut along `axis` are contiguous ranges of
+// it (every dimension before the axis is 1, as for axis 0): then split's parts and concat's
+// gradients are views of the whole, not copies.
+bool parts_are_ranges(const Shape& shape, int axis) {
+  for (int d = 0; d < axis; ++d)
+    if (shape[static_cast<size_t>(d)] != 1) return false;
+  return true;
+}
+
+// The parts of x of the given shapes, in order along a ranges-cut axis, as views of x.
+std::vector<Tensor> range_views(const Tensor& x, const std::vector<Shape>& shapes) {
+  std::vector<Tensor> parts;
+  parts.reserve(shapes.size());
+  int64_t offset = 0;
+  for (const Shape& s : shapes) {
+    parts.push_back(x.view_at(offset, s));
+    offset += shape_numel(s);
+  }
+  return parts;
+}
 
 bool any_requires_grad_of(const std::vector<Variable>& xs) {
   if (!grad_mode_enabled()) return false;
@@ -21,11 +43,16 @@ class ConcatNode final : public Node {
  public:
   const char* name() const override { return "concat"; }
   std::vector<Tensor> apply(std::vector<Tensor>& g) override {
-    // split needs every part; the ones no input wants are dropped afterwards.
+    // split needs every part; the ones no input wants are dropped afterwards. Parts that
+    // are contiguous ranges of the gradient are views of it, not copies.
     std::vector<Tensor> parts;
-    parts.reserve(shapes.size());
-    for (const Shape& s : shapes) parts.push_back(Tensor::empty(s, g[0].dtype(), g[0].device()));
-    ops::split({axis}, g[0], parts);
+    if (parts_are_ranges(g[0].shape(), axis)) {
+      parts = range_views(g[0], shapes);
+    } else {
+      parts.reserve(shapes.size());
+      for (const Shape& s : shapes) parts.push_back(Tensor::empty(s, g[0].dtype(), g[0].device()));
+      ops::split({axis}, g[0], parts);
+    }
     for (size_t i = 0; i < parts.size(); ++i)
       if (!detail::wants_grad(*this, i)) parts[i] = Tensor();
     return parts;
@@ -136,14 +163,23 @@ std::vector<Variable> split(const Variable& x, const std::vector<int64_t>& sizes
   SAD_CHECK(axis >= 0 && axis < static_cast<int>(in.size()), "split: axis ", axis, " out of range for ", shape_str(in));
   std::vector<Tensor> parts;
   std::vector<Shape> shapes;
+  int64_t total = 0;
   for (int64_t s : sizes) {
     SAD_CHECK(s >= 0, "split: negative size ", s);
     Shape ps = in;
     ps[static_cast<size_t>(axis)] = s;
-    parts.push_back(Tensor::empty(ps, x.dtype(), x.device()));
     shapes.push_back(ps);
+    total += s;
   }
-  ops::split({axis}, x.data(), parts);  // checks that the sizes add up
+  if (parts_are_ranges(in, axis)) {
+    // Contiguous parts (axis 0, as the segmenter splits its image pair): views, no copy.
+    SAD_CHECK(total == in[static_cast<size_t>(axis)], "split: sizes add up to ", total, ", not to the ",
+              in[static_cast<size_t>(axis)], " of ", shape_str(in), " along axis ", axis);
+    parts = range_views(x.data(), shapes);
+  } else {
+    for (const Shape& ps : shapes) parts.push_back(Tensor::empty(ps, x.dtype(), x.device()));
+    ops::split({axis}, x.data(), parts);  // checks that the sizes add up
+  }
   std::vector<Variable> outs;
   outs.reserve(parts.size());
   if (!any_requires_grad({&x})) {

@@ -137,10 +137,64 @@ TEST_CASE("split gradients: finite differences / with parts unused downstream (f
       }
 }
 
+TEST_CASE("split along axis 0: the parts are views and their gradients are exact") {
+  Tensor x = random_tensor({5, 2, 3, 4}, 62);
+  auto parts = split(Variable(x), {2, 3}, 0);
+  // Views of x's memory: the first element of part 1 is x's element 2 * 24.
+  CHECK(parts[0].data().storage() == x.storage());
+  CHECK(parts[1].data().storage() == x.storage());
+  CHECK(parts[1].data().offset() == x.offset() + 48);
+  check_close(concat(parts, 0).data(), x, 0, 0, "split then concat, axis 0");
+  // A leading dimension of 1 makes a channel cut a range too.
+  Tensor y = random_tensor({1, 5, 3, 4}, 63);
+  CHECK(split(Variable(y), {4, 1}, 1)[1].data().storage() == y.storage());
+  // A channel cut of a batch is not a range: copies.
+  CHECK(split(Variable(x), {1, 1}, 1)[0].data().storage() != x.storage());
+  gradcheck("split axis 0",
+            [](auto& v) {
+              auto p = split(v[0], {2, 3}, 0);
+              return concat({mul(p[1], p[1]), p[0]}, 0);
+            },
+            {x}, {true});
+  gradcheck("split axis 0, part 0 unused",
+            [](auto& v) {
+              return affine(split(v[0], {2, 3}, 0)[1], 3.0f, 0.0f);
+            },
+            {x}, {true});
+  // concat along axis 0 hands its inputs views of its gradient: each input's gradient is its
+  // own range of it.
+  Variable a(random_tensor({2, 3}, 64), true), b(random_tensor({1, 3}, 65), true);
+  Variable w(random_tensor({3, 3}, 66));
+  sum(mul(concat({a, b}, 0), w)).backward();
+  const std::vector<double> wv = w.data().to_vector_f64();
+  check_close(a.grad().to_vector_f64(), std::vector<double>(wv.begin(), wv.begin() + 6), 0, 0, "a's gradient");
+  check_close(b.grad().to_vector_f64(), std::vector<double>(wv.begin() + 6, wv.end()), 0, 0, "b's gradient");
+}
+
+TEST_CASE("autograd: a gradient added in place where no one else holds it changes nothing else") {
+  // x feeds three consumers; the first contribution is taken as is, the others added. The
+  // pass-through of add hands the same tensor to two edges: it must not be written to.
+  Tensor xd = random_tensor({4, 5}, 67), yd = random_tensor({4, 5}, 68);
+  Variable x(xd, true), y(yd, true);
+  Variable s = add(x, y);  // passes its gradient to x and y unchanged
+  sum(add(add(mul(s, s), mul(x, x)), affine(x, 3.0f, 0.0f))).backward();
+  const std::vector<double> xv = xd.to_vector_f64(), yv = yd.to_vector_f64();
+  std::vector<double> gx(xv.size()), gy(xv.size());
+  for (size_t i = 0; i < xv.size(); ++i) {
+    gy[i] = 2 * (xv[i] + yv[i]);
+    gx[i] = gy[i] + 2 * xv[i] + 3;
+  }
+  check_close(x.grad().to_vector_f64(), gx, 1e-12, 1e-12, "x's gradient");
+  check_close(y.grad().to_vector_f64(), gy, 1e-12, 1e-12, "y's gradient");
+  // The two leaves' gradients are distinct memory.
+  CHECK(x.grad().storage() != y.grad().storage());
+}
+
 TEST_CASE("split and concat: bad sizes and shapes throw") {
   Variable x(Tensor::zeros({2, 3, 4, 5}, DType::F64));
-  CHECK_THROWS_AS(split(x, {1, 1}, 1), sad::Error);  // adds up to 2, not 3
-  CHECK_THROWS_AS(split(x, {3}, 4), sad::Error);     // axis out of range
+  CHECK_THROWS_AS(split(x, {1, 1}, 1), sad::Error);                                         // adds up to 2, not 3
+  CHECK_THROWS_WITH_AS(split(x, {1, 2}, 0), doctest::Contains("add up to 3"), sad::Error);  // axis 0: views
+  CHECK_THROWS_AS(split(x, {3}, 4), sad::Error);                                            // axis out of range
   Variable y(Tensor::zeros({2, 3, 4, 6}, DType::F64));
   CHECK_THROWS_AS(concat({x, y}, 1), sad::Error);  // widths differ outside the axis
   CHECK_THROWS_AS(concat({}, 1), sad::Error);
