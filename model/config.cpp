@@ -56,6 +56,7 @@ const std::vector<Field>& fields() {
       {"weak_labels", &Config::weak_labels},
       {"residual_kind", &Config::residual_kind},
       {"label_contrast", &Config::label_contrast},
+      {"fit_excess", &Config::fit_excess},
       {"lr_s", &Config::lr_s},
       {"ema_s", &Config::ema_s},
       {"seg_beta1", &Config::seg_beta1},
@@ -202,6 +203,7 @@ void Config::validate() const {
             "tile_stride must lie in [1, image_size] (0: image_size / 2), got ", tile_stride);
   SAD_CHECK(label_contrast >= 0 && label_contrast <= 1000, "label_contrast must lie in [0, 1000], got ",
             label_contrast);
+  SAD_CHECK(fit_excess >= 0 && fit_excess <= 100, "fit_excess must lie in [0, 100] (0: off), got ", fit_excess);
   SAD_CHECK(ema_g >= 0 && ema_g < 1, "ema_g must lie in [0, 1) (0: off), got ", ema_g);
   SAD_CHECK(ema_s >= 0 && ema_s < 1, "ema_s must lie in [0, 1) (0: off), got ", ema_s);
   SAD_CHECK(val_crops >= 1 && val_crops <= 64, "val_crops must lie in [1, 64], got ", val_crops);

@@ -136,6 +136,13 @@ struct Config {
   // a perturbed image keeps y = 1 only when the mean residual over its perturbation is at
   // least this many times the mean elsewhere (contrast_labels, model/losses.h).
   double label_contrast = 0;
+  // A lever (0: off, METHOD.md): the fit term's residual against G's usual error. At phase 2's
+  // start G reconstructs every training window once, unperturbed; the per-pixel mean of those
+  // (batch-normalised) residual maps, times this factor, is subtracted from r in the fit term
+  // and what is left clipped at 0. S then earns nothing for marking where G always errs (the
+  // image border, the part's outline) and spends its sparse budget on the perturbation.
+  // Typical: 1. The weak labels (and label_contrast) still read the raw residual.
+  double fit_excess = 0;
   double lr_s = 1e-3, seg_beta1 = 0.9, seg_beta2 = 0.999;
   // A lever (0: off): S's weights averaged over phase 2 like ema_g's over phase 1, the average
   // replacing S's weights at phase 2's last step, before the final validation.

@@ -1,6 +1,8 @@
 // GAN losses and the residual evidence.
 #include "model/losses.h"
 
+#include "model/networks.h"
+
 namespace sad {
 
 ops::SsimParams ssim_loss_params() {
@@ -68,6 +70,40 @@ Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKin
     ops::scale_by_inverse(out, m, 1e-6, out);  // r / (mean r + 1e-6), the mean never read by the host
   }
   return out;
+}
+
+Tensor residual_excess(const Tensor& residual, const Tensor& floor) {
+  SAD_CHECK(residual.ndim() == 4 && residual.dim(1) == 1 && floor.ndim() == 4 && floor.dim(0) == 1 &&
+                floor.dim(1) == 1 && floor.dim(2) == residual.dim(2) && floor.dim(3) == residual.dim(3),
+            "residual_excess: residual ", shape_str(residual.shape()), " and floor ", shape_str(floor.shape()),
+            " must be (B, 1, H, W) and (1, 1, H, W)");
+  Tensor out = empty_like(residual);
+  ops::binary_forward({ops::BinaryKind::Sub}, residual, floor, out);
+  ops::unary_forward({ops::UnaryKind::Relu}, out, out);
+  return out;
+}
+
+Tensor mean_residual(Generator& g, int64_t count, const std::function<Tensor(int64_t)>& batch, ResidualKind kind) {
+  SAD_CHECK(count > 0, "mean_residual: no batches");
+  g.eval();
+  NoGradGuard ng;
+  std::vector<double> sum;
+  int64_t images = 0, h = 0, w = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const Tensor x = batch(i);
+    const Tensor r = residual_evidence(x, g.forward(Variable(x)).data(), kind, true);
+    h = r.dim(2), w = r.dim(3);
+    const std::vector<double> v = r.to_vector_f64();  // (B, 1, H, W)
+    if (sum.empty()) sum.assign(static_cast<size_t>(h * w), 0.0);
+    SAD_CHECK(static_cast<int64_t>(v.size()) == r.dim(0) * h * w && static_cast<int64_t>(sum.size()) == h * w,
+              "mean_residual: batches of different sizes");
+    for (int64_t b = 0; b < r.dim(0); ++b)
+      for (int64_t p = 0; p < h * w; ++p) sum[static_cast<size_t>(p)] += v[static_cast<size_t>(b * h * w + p)];
+    images += r.dim(0);
+  }
+  std::vector<float> mean(sum.size());
+  for (size_t p = 0; p < sum.size(); ++p) mean[p] = static_cast<float>(sum[p] / static_cast<double>(images));
+  return Tensor::from_vector(mean, {1, 1, h, w});
 }
 
 ContrastLabels contrast_labels(const Tensor& residual, const Tensor& mask, const Tensor& labels, double contrast) {

@@ -3,6 +3,8 @@
 // phase 2 per mode.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "autograd/functions.h"
@@ -41,6 +43,16 @@ Variable discriminator_loss(const Variable& d_real_logits, const Variable& d_fak
 //   mix:  0.5 l1 + 0.5 ssim (METHOD.md's default)
 // normalise = true divides by its batch mean + 1e-6 (the training-time form).
 Tensor residual_evidence(const Tensor& x_tilde, const Tensor& x_hat, ResidualKind kind, bool normalise);
+
+// The fit term's residual against G's usual error (option fit_excess): max(r - floor, 0), with
+// floor (1, 1, S, S) broadcast over the batch. residual (B, 1, S, S); a new tensor.
+Tensor residual_excess(const Tensor& residual, const Tensor& floor);
+
+// G's usual error: the per-pixel mean of residual_evidence(x, G(x), kind, normalise = true)
+// over batches of unperturbed images, (1, 1, S, S) float32 on the CPU. `batch(i)` returns batch
+// i of `count` as (B, C, S, S) on G's device; G runs in eval mode without gradients.
+class Generator;
+Tensor mean_residual(Generator& g, int64_t count, const std::function<Tensor(int64_t)>& batch, ResidualKind kind);
 
 // The weak label against G's own error (option label_contrast, a deviation from METHOD.md):
 // a perturbed image (label 1) keeps y = 1 only when its perturbation stands out in the

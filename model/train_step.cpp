@@ -106,9 +106,10 @@ SegStepResult seg_step(Generator& g, Segmenter& s, Adam& opt_s, const SegLossSet
     y = c.labels;
     res.perturbed = c.perturbed, res.kept = c.kept;
   }
+  const Tensor fit_r = st.residual_floor.defined() ? residual_excess(res.residual, st.residual_floor) : res.residual;
   opt_s.zero_grad();
   Variable logits = s.forward(Variable(x_tilde), Variable(res.x_hat));
-  Variable loss = st.mask_supervised ? focal_loss(logits, mask, st.focal) : kl_sparsity(logits, res.residual, y, st.kl);
+  Variable loss = st.mask_supervised ? focal_loss(logits, mask, st.focal) : kl_sparsity(logits, fit_r, y, st.kl);
   res.loss = check_loss(loss, "L_S", where, guard);
   loss.backward();
   opt_s.step();

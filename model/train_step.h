@@ -61,6 +61,9 @@ struct SegLossSettings {
   ops::KlSparsityParams kl;
   ops::FocalParams focal;
   double label_contrast = 0;  // > 0: weak labels against G's error (contrast_labels)
+  // fit_excess: (1, 1, S, S) on the device, fit_excess times G's mean residual per pixel,
+  // subtracted from r in the fit term (clipped at 0); undefined: r as it is (METHOD.md).
+  Tensor residual_floor;
   bool needs_mask() const { return mask_supervised || label_contrast > 0; }
 };
 SegLossSettings seg_loss_settings(const Config& cfg);

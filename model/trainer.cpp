@@ -92,6 +92,10 @@ class Trainer {
   PendingLosses pending_;
   std::string row_losses_;      // the last log row's losses, for the progress bar
   std::string init_generator_;  // the --init-generator this run started from ("" when none)
+  // fit_excess: fit_excess times G's mean residual over the training windows, (1, 1, S, S) on
+  // the device; made at phase 2's start (and again on resume: G is fixed in phase 2).
+  Tensor residual_floor_;
+  void make_residual_floor();
 };
 
 void Trainer::load_images() {
@@ -194,7 +198,8 @@ void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch
     if (opt_g_->ema.defined()) opt_g_->update_ema(cfg_.ema_g);
     pending_.push(r.losses);
   } else {
-    const SegLossSettings st = seg_loss_settings(cfg_);
+    SegLossSettings st = seg_loss_settings(cfg_);
+    st.residual_floor = residual_floor_;
     // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.
     const Tensor masks = st.needs_mask() ? batch.mask.to(dev) : Tensor();
     SegStepResult r = seg_step(model_.generator(), *model_.segmenter(), *opt_s_->adam, st, batch.input.to(dev), masks,
@@ -206,8 +211,34 @@ void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch
   ++sums_.steps;
 }
 
+// Every training window once, in order and unperturbed (the clean field of phase 2's samples
+// of epoch 0: the same crops and augmentation draws as training's first epoch), through G.
+void Trainer::make_residual_floor() {
+  const int64_t n = static_cast<int64_t>(train_images_.size());
+  data::BatchLoader loader(n, [this](int64_t i, int64_t e) { return make_sample(kPhaseSeg, i, e); },
+                           {.batch_size = cfg_.batch, .shuffle = false, .drop_last = false, .background = false});
+  loader.start_epoch(0, 0);
+  std::vector<Tensor> clean;
+  while (std::optional<data::Batch> b = loader.next()) clean.push_back(b->fields[kFieldClean]);
+  const Device dev = model_.device();
+  Tensor mean = mean_residual(
+      model_.generator(), static_cast<int64_t>(clean.size()),
+      [&](int64_t i) { return clean[static_cast<size_t>(i)].to(dev); }, cfg_.residual_kind);
+  std::vector<float> v = mean.to_vector();
+  double avg = 0, hi = 0;
+  for (float& f : v) {
+    avg += f, hi = std::max(hi, static_cast<double>(f));
+    f *= static_cast<float>(cfg_.fit_excess);
+  }
+  residual_floor_ = Tensor::from_vector(v, mean.shape()).to(dev);
+  std::printf("fit_excess: G's mean residual over %lld training windows: %.3f on average, %.3f at most (x %.2f)\n",
+              static_cast<long long>(n), avg / static_cast<double>(v.size()), hi, cfg_.fit_excess);
+}
+
 void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
   const int64_t n = static_cast<int64_t>(train_images_.size());
+  if (phase == kPhaseSeg && cfg_.fit_excess > 0 && cfg_.mode == Mode::SparseKl && !residual_floor_.defined())
+    make_residual_floor();
   data::BatchLoader loader(n, [this, phase](int64_t i, int64_t e) { return make_sample(phase, i, e); },
                            {.batch_size = cfg_.batch,
                             .shuffle = true,

@@ -195,3 +195,53 @@ TEST_CASE("seg_step with label_contrast trains on the relabelled images") {
   Nets c;
   CHECK(c.seg(seg_loss_settings(c.cfg)).loss != ra.loss);
 }
+
+TEST_CASE("residual_excess subtracts the floor per pixel and clips at 0") {
+  Tensor r = Tensor::from_vector({0.5f, 2, 3, 1, 4, 0, 1, 1}, {2, 1, 2, 2});
+  Tensor floor = Tensor::from_vector({1, 1, 2, 0.5f}, {1, 1, 2, 2});
+  CHECK(residual_excess(r, floor).to_vector() == std::vector<float>{0, 1, 1, 0.5f, 3, 0, 0, 0.5f});
+  CHECK_THROWS_AS(residual_excess(r, Tensor::zeros({1, 1, 2, 3})), Error);
+  CHECK_THROWS_AS(residual_excess(r, Tensor::zeros({2, 1, 2, 2})), Error);
+}
+
+TEST_CASE("mean_residual is the per-pixel mean of G's normalised residual over the batches") {
+  Nets n;
+  const Tensor b0 = n.x, b1 = n.xt;
+  Tensor m = mean_residual(
+      *n.g, 2, [&](int64_t i) { return i == 0 ? b0 : b1; }, ResidualKind::Mix);
+  REQUIRE(m.shape() == Shape{1, 1, 32, 32});
+  // By hand: each batch's normalised residual, summed over its 4 images, over 8 images.
+  std::vector<double> want(32 * 32, 0.0);
+  {
+    NoGradGuard ng;
+    n.g->eval();
+    for (const Tensor& b : {b0, b1}) {
+      const std::vector<double> v =
+          residual_evidence(b, n.g->forward(Variable(b)).data(), ResidualKind::Mix, true).to_vector_f64();
+      for (size_t k = 0; k < v.size(); ++k) want[k % want.size()] += v[k] / 8;
+    }
+  }
+  test::check_close(m.to_vector_f64(), want, 1e-6, 1e-6, "mean residual");
+  double avg = 0;
+  for (double v : want) avg += v / static_cast<double>(want.size());
+  CHECK(avg == doctest::Approx(1.0).epsilon(1e-4));  // normalised: each batch's mean is 1
+}
+
+TEST_CASE("seg_step with a residual floor fits the excess residual") {
+  // A zero floor changes nothing, bit for bit; a floor above every residual leaves no fit
+  // term, the same step as lambda_fit = 0.
+  Nets a, b, c, d;
+  SegLossSettings st = seg_loss_settings(a.cfg);
+  st.residual_floor = Tensor::zeros({1, 1, 32, 32});
+  SegStepResult ra = a.seg(st), rb = b.seg(seg_loss_settings(b.cfg));
+  CHECK(ra.loss == rb.loss);
+  CHECK(same(a.as.data(), b.as.data()));
+  st.residual_floor = Tensor::full({1, 1, 32, 32}, 1e6);
+  SegStepResult rc = c.seg(st);
+  SegLossSettings no_fit = seg_loss_settings(d.cfg);
+  no_fit.kl.lambda_fit = 0;
+  SegStepResult rd = d.seg(no_fit);
+  CHECK(rc.loss == rd.loss);
+  CHECK(same(c.as.data(), d.as.data()));
+  CHECK(rc.loss != ra.loss);
+}

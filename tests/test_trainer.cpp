@@ -122,6 +122,28 @@ TEST_CASE("trainer: an interrupted run resumed equals the uninterrupted run") {
   CHECK(log_without_rates(tmp.path().string() + "/full") == log_without_rates(tmp.path().string() + "/part"));
 }
 
+TEST_CASE("trainer: fit_excess trains and resumes inside phase 2 bit for bit") {
+  test::TempDir tmp("trainer-fit-excess");
+  std::string ds = make_tiny_dataset(tmp.path().string());
+  Config c = tiny_config("sparse-kl");
+  c.fit_excess = 1.0;
+  const std::string full = tmp.path().string() + "/full", part = tmp.path().string() + "/part";
+  REQUIRE(test::train_quietly(ds, full, c).completed);
+  // Stopped after every step, phase 2's included: each resume inside phase 2 makes G's mean
+  // residual again, and must make the same one.
+  std::atomic<bool> stop{true};
+  CHECK_FALSE(test::train_quietly(ds, part, c, &stop).completed);
+  for (int tries = 0; tries < 100 && !fs::exists(part + "/model.safetensors"); ++tries) {
+    std::atomic<bool> again{true};
+    test::train_quietly(ds, part, c, &again, /*resume=*/true);
+  }
+  CHECK(test::read_bytes(full + "/model.safetensors") == test::read_bytes(part + "/model.safetensors"));
+  // And the lever changes the model.
+  REQUIRE(run(ds, tmp.path().string() + "/plain", "sparse-kl").completed);
+  CHECK(test::read_bytes(full + "/model.safetensors") !=
+        test::read_bytes(tmp.path().string() + "/plain/model.safetensors"));
+}
+
 TEST_CASE("trainer: a run interrupted after every step and resumed each time equals the uninterrupted run") {
   // Every checkpoint position is visited, including the one after an epoch's last batch
   // (nothing left to run in that epoch on resume): the model and the logged epoch
