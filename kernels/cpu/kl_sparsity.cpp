@@ -96,30 +96,35 @@ double kl_slope(double rho, double raw_q) {
 }
 
 // float32: the per-element terms in float from one vectorised exponential
-// (kernels/cpu/vmath.h), summed in double over 16 lanes (kernels/cpu/lane_sum.h), so the
-// loop vectorises and the sums are the same bits on every instruction-set path and for
-// any thread count. float64 (the gradient checks) keeps the libm loop below.
+// (kernels/cpu/vmath.h). Element i goes to lane i % 16; each lane sums up to 64 terms in
+// float (a vector register per sum), then adds that partial sum into its double lane, and
+// the 16 double lanes are added in a fixed tree (kernels/cpu/lane_sum.h). The order depends
+// on n alone, so the sums are the same bits on every instruction-set path and for any thread
+// count. (Converting every term to double cost 2.3x the time: 12 % of copy bandwidth against
+// 29 % with the float partial sums, docs/BENCHMARKS.md.) float64 (the gradient checks) keeps
+// the libm loop below.
 void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, double& sum_fit, double& sum_neg) {
   constexpr int kL = LaneSum::kLanes;
+  constexpr int64_t kBlock = 64 * kL;  // elements per float partial sum of a lane: 64
   double sm[kL] = {}, sf[kL] = {}, sn[kL] = {};
-  // One block of up to 16 elements: the float terms first (a vector loop), then the sums.
-  const auto block = [&](int64_t i, int width) {
-    float tm[kL], tf[kL], tn[kL];
-    for (int lane = 0; lane < width; ++lane) {
-      const vm::Logistic t = vm::logistic(l[i + lane]);
-      tm[lane] = t.m;
-      tf[lane] = t.m_comp * r[i + lane];
-      tn[lane] = vm::softplus(l[i + lane], t.e);
-    }
-    for (int lane = 0; lane < width; ++lane) {
-      sm[lane] += static_cast<double>(tm[lane]);
-      sf[lane] += static_cast<double>(tf[lane]);
-      sn[lane] += static_cast<double>(tn[lane]);
-    }
-  };
   int64_t i = 0;
-  for (; i + kL <= n; i += kL) block(i, kL);
-  if (i < n) block(i, static_cast<int>(n - i));
+  const int64_t full = n - n % kL;
+  while (i < full) {
+    float pm[kL] = {}, pf[kL] = {}, pn[kL] = {};
+    const int64_t end = std::min(full, i + kBlock);
+    for (; i < end; i += kL)
+      for (int lane = 0; lane < kL; ++lane) {
+        const vm::Logistic t = vm::logistic(l[i + lane]);
+        pm[lane] += t.m;
+        pf[lane] += t.m_comp * r[i + lane];
+        pn[lane] += vm::softplus(l[i + lane], t.e);
+      }
+    for (int lane = 0; lane < kL; ++lane) sm[lane] += pm[lane], sf[lane] += pf[lane], sn[lane] += pn[lane];
+  }
+  for (int lane = 0; i < n; ++i, ++lane) {
+    const vm::Logistic t = vm::logistic(l[i]);
+    sm[lane] += t.m, sf[lane] += t.m_comp * r[i], sn[lane] += vm::softplus(l[i], t.e);
+  }
   sum_m = lane_tree(sm);
   sum_fit = lane_tree(sf);
   sum_neg = lane_tree(sn);
