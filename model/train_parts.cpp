@@ -1,10 +1,12 @@
 #include "model/train_parts.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
+#include "model/losses.h"
 #include "tensor/check.h"
 
 namespace sad {
@@ -125,6 +127,51 @@ Tensor side_by_side(const Tensor& x, const Tensor& xr) {
           img[row + static_cast<size_t>(s + xx)] = std::clamp((r[src] + 1) / 2, 0.0f, 1.0f);
         }
   return Tensor::from_vector(img, {c, H, W});
+}
+
+ForwardTimes time_forward_passes(Generator& g, Discriminator& d, Segmenter* s, const Tensor& x) {
+  using Clock = std::chrono::steady_clock;
+  const auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  ForwardTimes t;
+  NoGradGuard ng;
+  g.eval();
+  d.eval();
+  if (s) s->eval();
+  for (int round = 0; round < 2; ++round) {
+    Clock::time_point t0 = Clock::now();
+    Variable xr = g.forward(Variable(x));
+    (void)xr.data().to(Device::cpu());
+    t.g = since(t0);
+    t0 = Clock::now();
+    (void)d.forward(xr).data().to(Device::cpu());
+    t.d = since(t0);
+    if (s) {
+      t0 = Clock::now();
+      (void)s->forward(Variable(x), xr).data().to(Device::cpu());
+      t.s = since(t0);
+    }
+  }
+  if (s) s->train();
+  g.train();
+  d.train();
+  return t;
+}
+
+Tensor fit_floor(Generator& g, const std::vector<Tensor>& batches, ResidualKind kind, double factor, Device dev) {
+  int64_t windows = 0;
+  for (const Tensor& b : batches) windows += b.dim(0);
+  const Tensor mean = mean_residual(
+      g, static_cast<int64_t>(batches.size()), [&](int64_t i) { return batches[static_cast<size_t>(i)].to(dev); },
+      kind);
+  std::vector<float> v = mean.to_vector();
+  double avg = 0, hi = 0;
+  for (float& f : v) {
+    avg += f, hi = std::max(hi, static_cast<double>(f));
+    f *= static_cast<float>(factor);
+  }
+  std::printf("fit_excess: G's mean residual over %lld training windows: %.3f on average, %.3f at most (x %.2f)\n",
+              static_cast<long long>(windows), avg / static_cast<double>(v.size()), hi, factor);
+  return Tensor::from_vector(v, mean.shape()).to(dev);
 }
 
 }  // namespace sad

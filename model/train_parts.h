@@ -1,6 +1,7 @@
 // The trainer's small parts, kept out of model/trainer.cpp: a network's optimisation state
 // (arena, Adam, the weight average), the loss sums a checkpoint carries between log rows, a
-// phase's plan of steps, and the reconstruction sample image.
+// phase's plan of steps, the reconstruction sample image, the plan's forward timings and
+// fit_excess's floor.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "data/loader.h"
 #include "layers/module.h"
 #include "layers/optim.h"
+#include "model/networks.h"
 #include "model/trainer.h"
 #include "tensor/tensor.h"
 
@@ -107,6 +109,19 @@ struct PhasePlan {
 // An epoch budget logs each epoch; a step budget about 40 rows a phase; about ten
 // validations a phase.
 PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget);
+
+// Seconds of one forward pass each of G, D and S (0 without S) on x, in eval mode without
+// gradients (the second of two rounds: the first pays for thread start-up and fresh pages);
+// the networks are back in training mode after. The plan's time estimate.
+struct ForwardTimes {
+  double g = 0, d = 0, s = 0;
+};
+ForwardTimes time_forward_passes(Generator& g, Discriminator& d, Segmenter* s, const Tensor& x);
+
+// fit_excess's floor: `factor` times G's mean residual (model/losses.h, mean_residual) over
+// `batches` of clean training windows (CPU, (B, C, S, S)), as (1, 1, S, S) on `dev`. Prints a
+// line with the mean's average and maximum.
+Tensor fit_floor(Generator& g, const std::vector<Tensor>& batches, ResidualKind kind, double factor, Device dev);
 
 // Images x (K, C, S, S) beside their reconstructions xr, both in [-1, 1]: one (C, K S, 2 S)
 // image in [0, 1], a row per image, the input on the left.

@@ -92,9 +92,7 @@ class Trainer {
   PendingLosses pending_;
   std::string row_losses_;      // the last log row's losses, for the progress bar
   std::string init_generator_;  // the --init-generator this run started from ("" when none)
-  // fit_excess: fit_excess times G's mean residual over the training windows, (1, 1, S, S) on
-  // the device; made at phase 2's start (and again on resume: G is fixed in phase 2).
-  Tensor residual_floor_;
+  Tensor residual_floor_;       // fit_excess: (1, 1, S, S), made at phase 2's start and on resume
   void make_residual_floor();
 };
 
@@ -214,25 +212,13 @@ void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch
 // Every training window once, in order and unperturbed (the clean field of phase 2's samples
 // of epoch 0: the same crops and augmentation draws as training's first epoch), through G.
 void Trainer::make_residual_floor() {
-  const int64_t n = static_cast<int64_t>(train_images_.size());
-  data::BatchLoader loader(n, [this](int64_t i, int64_t e) { return make_sample(kPhaseSeg, i, e); },
+  data::BatchLoader loader(static_cast<int64_t>(train_images_.size()),
+                           [this](int64_t i, int64_t e) { return make_sample(kPhaseSeg, i, e); },
                            {.batch_size = cfg_.batch, .shuffle = false, .drop_last = false, .background = false});
   loader.start_epoch(0, 0);
   std::vector<Tensor> clean;
   while (std::optional<data::Batch> b = loader.next()) clean.push_back(b->fields[kFieldClean]);
-  const Device dev = model_.device();
-  Tensor mean = mean_residual(
-      model_.generator(), static_cast<int64_t>(clean.size()),
-      [&](int64_t i) { return clean[static_cast<size_t>(i)].to(dev); }, cfg_.residual_kind);
-  std::vector<float> v = mean.to_vector();
-  double avg = 0, hi = 0;
-  for (float& f : v) {
-    avg += f, hi = std::max(hi, static_cast<double>(f));
-    f *= static_cast<float>(cfg_.fit_excess);
-  }
-  residual_floor_ = Tensor::from_vector(v, mean.shape()).to(dev);
-  std::printf("fit_excess: G's mean residual over %lld training windows: %.3f on average, %.3f at most (x %.2f)\n",
-              static_cast<long long>(n), avg / static_cast<double>(v.size()), hi, cfg_.fit_excess);
+  residual_floor_ = fit_floor(model_.generator(), clean, cfg_.residual_kind, cfg_.fit_excess, model_.device());
 }
 
 void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
@@ -469,34 +455,9 @@ void Trainer::print_plan(bool skip_gan) {
   // A rough time from forward passes alone (no gradient, eval mode: nothing changes): a
   // training step costs about three forward passes of what it runs.
   const int64_t b = cfg_.batch, c = cfg_.channels, s = cfg_.image_size;
-  Tensor x = Tensor::zeros({b, c, s, s}).to(model_.device());
-  double t_g = 0, t_d = 0, t_s = 0;
-  {
-    NoGradGuard ng;
-    Generator& g = model_.generator();
-    Segmenter* seg = model_.segmenter();
-    g.eval();
-    d_->eval();
-    if (seg) seg->eval();
-    // The second of two rounds is timed: the first pays for thread start-up and fresh pages.
-    for (int round = 0; round < 2; ++round) {
-      Clock::time_point t0 = Clock::now();
-      Variable xr = g.forward(Variable(x));
-      (void)xr.data().to(Device::cpu());
-      t_g = seconds_since(t0);
-      t0 = Clock::now();
-      (void)d_->forward(xr).data().to(Device::cpu());
-      t_d = seconds_since(t0);
-      if (seg) {
-        t0 = Clock::now();
-        (void)seg->forward(Variable(x), xr).data().to(Device::cpu());
-        t_s = seconds_since(t0);
-      }
-    }
-    if (seg) seg->train();
-    g.train();
-    d_->train();
-  }
+  const ForwardTimes t =
+      time_forward_passes(model_.generator(), *d_, model_.segmenter(), Tensor::zeros({b, c, s, s}).to(model_.device()));
+  const double t_g = t.g, t_d = t.d, t_s = t.s;
   const double step_gan = 3 * (t_g + 2 * t_d), step_seg = t_g + 3 * t_s;
   const int64_t gan = skip_gan ? 0 : plan_gan_.total;
   const double est = static_cast<double>(gan) * step_gan + static_cast<double>(plan_seg_.total) * step_seg;
