@@ -100,9 +100,11 @@ double kl_slope(double rho, double raw_q) {
 // float (a vector register per sum), then adds that partial sum into its double lane, and
 // the 16 double lanes are added in a fixed tree (kernels/cpu/lane_sum.h). The order depends
 // on n alone, so the sums are the same bits on every instruction-set path and for any thread
-// count. (Converting every term to double cost 2.3x the time: 12 % of copy bandwidth against
-// 29 % with the float partial sums, docs/BENCHMARKS.md.) float64 (the gradient checks) keeps
-// the libm loop below.
+// count. Each step asks for the cache line 4 KiB ahead of l and r (prefetch_ahead): the
+// hardware prefetcher alone left this loop waiting on memory for 60 % of its time, as it is
+// slow enough per byte not to trigger it (docs/BENCHMARKS.md). (Converting every term to double cost 2.3x the time: 12
+// % of copy bandwidth against 29 % with the float partial sums, docs/BENCHMARKS.md.) float64 (the gradient checks)
+// keeps the libm loop below.
 void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, double& sum_fit, double& sum_neg) {
   constexpr int kL = LaneSum::kLanes;
   constexpr int64_t kBlock = 64 * kL;  // elements per float partial sum of a lane: 64
@@ -112,13 +114,16 @@ void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, do
   while (i < full) {
     float pm[kL] = {}, pf[kL] = {}, pn[kL] = {};
     const int64_t end = std::min(full, i + kBlock);
-    for (; i < end; i += kL)
+    for (; i < end; i += kL) {
+      prefetch_ahead(l + i);
+      prefetch_ahead(r + i);
       for (int lane = 0; lane < kL; ++lane) {
         const vm::Logistic t = vm::logistic(l[i + lane]);
         pm[lane] += t.m;
         pf[lane] += t.m_comp * r[i + lane];
         pn[lane] += vm::softplus(l[i + lane], t.e);
       }
+    }
     for (int lane = 0; lane < kL; ++lane) sm[lane] += pm[lane], sf[lane] += pf[lane], sn[lane] += pn[lane];
   }
   for (int lane = 0; i < n; ++i, ++lane) {
@@ -133,7 +138,18 @@ void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, do
 // dl = a s + c r s + d M with s = M (1 - M), in float (the weights a, c, d already scaled).
 void image_grad_f32(const float* __restrict__ l, const float* __restrict__ r, float* __restrict__ dl, int64_t n,
                     float a, float c, float d) {
-  for (int64_t i = 0; i < n; ++i) {
+  constexpr int64_t kL = LaneSum::kLanes;
+  int64_t i = 0;
+  for (; i + kL <= n; i += kL) {
+    prefetch_ahead(l + i);
+    prefetch_ahead(r + i);
+    for (int64_t k = i; k < i + kL; ++k) {
+      const vm::Logistic t = vm::logistic(l[k]);
+      const float s = t.m * t.m_comp;
+      dl[k] = a * s + c * r[k] * s + d * t.m;
+    }
+  }
+  for (; i < n; ++i) {
     const vm::Logistic t = vm::logistic(l[i]);
     const float s = t.m * t.m_comp;
     dl[i] = a * s + c * r[i] * s + d * t.m;

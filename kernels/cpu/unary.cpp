@@ -119,6 +119,29 @@ void map1(const T* x, T* y, int64_t n, F f) {
   });
 }
 
+// map1 for the float transcendentals (tens of operations per element): steps of one cache
+// line, each asking for the line 4 KiB ahead (kernels/cpu/isa.h's prefetch_ahead), which
+// the hardware prefetcher does not do in time for a loop this slow per byte.
+template <typename T, typename F>
+void map1_heavy(const T* x, T* y, int64_t n, F f) {
+  if constexpr (!std::is_same_v<T, float>) {
+    map1(x, y, n, f);
+  } else {
+    for_ranges(n, [=](int64_t lo, int64_t hi) {
+      constexpr int64_t kLine = 16;
+      const F g = f;
+      const float* xs = x;
+      float* ys = y;
+      int64_t i = lo;
+      for (; i + kLine <= hi; i += kLine) {
+        prefetch_ahead(xs + i);
+        for (int64_t k = i; k < i + kLine; ++k) ys[k] = g(xs[k]);
+      }
+      for (; i < hi; ++i) ys[i] = g(xs[i]);
+    });
+  }
+}
+
 // dx[i] = g(x[i], y[i], dy[i])
 template <typename T, typename G>
 void map3(const T* x, const T* y, const T* dy, T* dx, int64_t n, G g) {
@@ -136,11 +159,11 @@ void forward_typed(const ops::UnaryParams& p, const T* x, T* y, int64_t n) {
   switch (p.kind) {
     case ops::UnaryKind::Relu: return map1(x, y, n, [](T v) { return v > T(0) ? v : T(0); });
     case ops::UnaryKind::LeakyRelu: return map1(x, y, n, [alpha](T v) { return v > T(0) ? v : alpha * v; });
-    case ops::UnaryKind::Sigmoid: return map1(x, y, n, [](T v) { return sigmoid(v); });
-    case ops::UnaryKind::Tanh: return map1(x, y, n, [](T v) { return tanh_of(v); });
+    case ops::UnaryKind::Sigmoid: return map1_heavy(x, y, n, [](T v) { return sigmoid(v); });
+    case ops::UnaryKind::Tanh: return map1_heavy(x, y, n, [](T v) { return tanh_of(v); });
     case ops::UnaryKind::Abs: return map1(x, y, n, [](T v) { return std::abs(v); });
     case ops::UnaryKind::Affine: return map1(x, y, n, [alpha, beta](T v) { return alpha * v + beta; });
-    case ops::UnaryKind::Softplus: return map1(x, y, n, [](T v) { return softplus(v); });
+    case ops::UnaryKind::Softplus: return map1_heavy(x, y, n, [](T v) { return softplus(v); });
     case ops::UnaryKind::Count: break;
   }
   SAD_FAIL("unary_forward: unknown kind");
