@@ -10,8 +10,11 @@
 // template body, kernels/cpu/conv2d_direct_tiles.inc.
 #include "kernels/cpu/conv2d_direct.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/cpu/isa.h"
@@ -26,9 +29,24 @@ namespace sad::cpu::conv_direct {
 namespace {
 
 constexpr int kCb = static_cast<int>(kCoBlock);
-constexpr int64_t kSlack = 16;           // values past each phase of a padded row: the widest tile's overhang
-constexpr int64_t kMaxKw = 16;           // kernel widths the direct path takes
-constexpr int64_t kL1Budget = 24 << 10;  // bytes of input one forward chunk may read
+constexpr int64_t kSlack = 16;  // values past each phase of a padded row: the widest tile's overhang
+constexpr int64_t kMaxKw = 16;  // kernel widths the direct path takes
+
+// Bytes of input one forward chunk may read: three quarters of the core's L1 data cache
+// (24 KiB of AMD Zen's 32, 36 KiB of a recent Intel core's 48), 24 KiB where the size is
+// unknown. SPARSEAD_CONV_L1_BUDGET (bytes) overrides it, for tuning. The chunk only splits
+// the columns of an output row, so the values are the same bits for every budget.
+int64_t l1_budget() {
+  static const int64_t budget = [] {
+    if (const char* e = std::getenv("SPARSEAD_CONV_L1_BUDGET")) {
+      const long long v = std::atoll(e);
+      if (v >= 4096 && v <= (1 << 22)) return static_cast<int64_t>(v);
+    }
+    const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+    return l1 >= (16 << 10) && l1 <= (1 << 20) ? static_cast<int64_t>(l1) / 4 * 3 : int64_t{24 << 10};
+  }();
+  return budget;
+}
 
 int64_t co_padded(int64_t co) { return (co + kCoBlock - 1) / kCoBlock * kCoBlock; }
 
@@ -76,12 +94,12 @@ void row_portable(const Row& r) {
 // ---- the weight gradient ----------------------------------------------------------------------
 //
 // dweight(co, ci, i, j) = sum over the band's output pixels of dy(co, oh, ow) times the
-// input the tap (i, j) reads there. One tile is 4 output channels x J <= 3 taps
+// input the tap (i, j) reads there. One tile is 8 output channels x J <= 3 taps
 // (ci, i, j0 .. j0 + J - 1), each sum kept in 16 lanes: lane l adds the products at the
 // columns ow = p0 + l, row by row, p0 = 0, 16, ...; columns past Wo add fma(0, x, .),
 // which leaves the lane's value as it is. The lanes are then added in a fixed tree
 // (weight_grad_rows), so every path gives the same bits.
-constexpr int kWc = 4;
+constexpr int kWc = 8;
 constexpr int kLanes = 16;  // lane_tree's width (kernels/cpu/lane_sum.h)
 
 struct WTile {
@@ -90,6 +108,7 @@ struct WTile {
   int64_t x_stride;      // between the padded rows of consecutive output rows
   int64_t tap[3];        // where taps j0 .. j0 + J - 1 start in a padded row
   int64_t rows, wo;
+  int nc;        // channels of the tile below Co: lanes of groups past them are not written
   float* lanes;  // (kWc, J, 16) out
 };
 
@@ -120,6 +139,8 @@ namespace avx2 {
 struct V {
   using T = __m256;
   static constexpr int kWidth = 8;
+  static constexpr bool kPair = false;  // 16 registers: no room for 16 accumulators
+  static constexpr int kWg = 4;
   SAD_TILE_TARGET static T zero() { return _mm256_setzero_ps(); }
   SAD_TILE_TARGET static T set1(float v) { return _mm256_set1_ps(v); }
   SAD_TILE_TARGET static T load(const float* p) { return _mm256_loadu_ps(p); }
@@ -141,6 +162,8 @@ namespace avx512 {
 struct V {
   using T = __m512;
   static constexpr int kWidth = 16;
+  static constexpr bool kPair = true;
+  static constexpr int kWg = 8;
   SAD_TILE_TARGET static T zero() { return _mm512_setzero_ps(); }
   SAD_TILE_TARGET static T set1(float v) { return _mm512_set1_ps(v); }
   SAD_TILE_TARGET static T load(const float* p) { return _mm512_loadu_ps(p); }
@@ -225,10 +248,20 @@ PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std:
         std::fill(pr + g.pw + g.w, pr + l.row_stride, 0.0f);
         continue;
       }
-      std::fill(pr, pr + l.row_stride, 0.0f);
-      for (int64_t iw = 0; iw < g.w; ++iw) {
-        const int64_t q = iw + g.pw;
-        pr[(q % g.sw) * l.wq + q / g.sw] = xr[iw];
+      // Padded column q = iw + pw goes to phase q % sw at q / sw: per phase ph, the
+      // columns j with iw = ph + sw j - pw inside [0, w) are a strided gather, zeros
+      // before and after (each value written once, no division per value).
+      for (int64_t ph = 0; ph < g.sw; ++ph) {
+        float* dst = pr + ph * l.wq;
+        const int64_t j0 = std::clamp<int64_t>((g.pw - ph + g.sw - 1) / g.sw, 0, l.wq);
+        const int64_t j1 = std::clamp<int64_t>((g.w + g.pw - ph + g.sw - 1) / g.sw, j0, l.wq);
+        std::fill(dst, dst + j0, 0.0f);
+        const float* src = xr + ph + g.sw * j0 - g.pw;
+        if (g.sw == 2)
+          for (int64_t j = j0; j < j1; ++j) dst[j] = src[2 * (j - j0)];
+        else
+          for (int64_t j = j0; j < j1; ++j) dst[j] = src[g.sw * (j - j0)];
+        std::fill(dst + j1, dst + l.wq, 0.0f);
       }
     }
   return l;
@@ -283,7 +316,7 @@ void forward_rows(const Geom& g, const float* x, const float* wpack, const float
   // Whole rows did not once an image was 256 wide with 32 channels (105 KB per output
   // row), and the tiles ran at half the speed, from L2.
   const int64_t chunk =
-      std::max<int64_t>(16, kL1Budget / (g.ci * g.kh * g.sw * static_cast<int64_t>(sizeof(float))) / 16 * 16);
+      std::max<int64_t>(16, l1_budget() / (g.ci * g.kh * g.sw * static_cast<int64_t>(sizeof(float))) / 16 * 16);
   for (int64_t oh = oh0; oh < oh1; ++oh)
     for (int64_t c0 = 0; c0 < g.wo; c0 += chunk) {
       row.x = ws.pad.data() + (oh - oh0) * g.sh * l.row_stride + c0;
@@ -312,6 +345,7 @@ void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh
   t.x_stride = g.sh * l.row_stride, t.rows = rows, t.wo = g.wo, t.lanes = lanes;
   for (int64_t co0 = 0; co0 < g.co; co0 += kWc) {
     const int nc = static_cast<int>(std::min<int64_t>(kWc, g.co - co0));
+    t.nc = nc;
     for (int c = 0; c < kWc; ++c) t.dy[c] = c < nc ? dy + (co0 + c) * plane + oh0 * g.wo : ws.zeros.data();
     for (int64_t ci = 0; ci < g.ci; ++ci)
       for (int64_t i = 0; i < g.kh; ++i)
