@@ -140,23 +140,12 @@ def commits(g):
 
 
 def settings(g):
-    """What a row changed: the --set pairs of its training, and whose generator it started from."""
+    """What a row changed: the --set pairs of its training (sorted), and whose generator it
+    started from (each seed from its own seed's generator: one seedless name for the row)."""
     def one(r):
-        args, out, i = [str(a) for a in (r.get("train_args") or [])], [], 0
-        while i < len(args):
-            if args[i] == "--set":
-                i += 1
-                while i < len(args) and not args[i].startswith("--"):
-                    out.append(args[i])
-                    i += 1
-                continue
-            if args[i] == "--init-generator" and i + 1 < len(args):
-                # Each seed starts from its own seed's generator: one name for the row.
-                run = os.path.basename(os.path.dirname(args[i + 1]))
-                out.append("G of " + re.sub(r"-s\d+(?=-|$)", "-sN", run))
-                i += 2
-                continue
-            i += 1
+        out = sorted(set_pairs(r))
+        if origin(r):
+            out.append("G of " + origin(r))
         return " ".join(out) or "-"
     return ", ".join(distinct([one(r) for r in g]))
 
