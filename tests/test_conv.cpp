@@ -7,6 +7,7 @@
 #include <string>
 
 #include "autograd/functions.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/runtime.h"
 #include "test_util.h"
 
@@ -283,6 +284,28 @@ TEST_CASE("conv2d forward and backward: identical with 1 and 2 OpenMP threads") 
     for (auto [what, pair] : results)
       CHECK_MESSAGE(std::memcmp(pair[0].raw(), pair[1].raw(), pair[0].nbytes()) == 0, (std::string(what) + " differs"));
   }
+}
+
+TEST_CASE("conv2d float32: the direct path's column chunk (its L1 budget) changes no bit") {
+  // 64 columns out and 16 input channels: a 4 KiB budget cuts each output row into chunks
+  // of 16 columns (tiles of one vector), 64 KiB takes the row whole (two-vector tiles on
+  // AVX-512), so the tiles and the chunk edges differ while every value's sum must not.
+  const ConvCase k{"3x3 s1 p1, 64 columns", 2, 16, 6, 64, 12, 3, 3, 1, 1, 1, 1};
+  Tensor x = random_tensor(k.in_shape(), 5, -1, 1, DType::F32), w = random_tensor(k.w_shape(), 6, -1, 1, DType::F32),
+         b = random_tensor({k.co}, 7, -1, 1, DType::F32), dy = random_tensor(k.out_shape(), 8, -1, 1, DType::F32);
+  Tensor y[2], dx[2], dw[2], db[2];
+  const int64_t budgets[2] = {4096, 65536};
+  for (int t = 0; t < 2; ++t) {
+    cpu::conv_direct::set_l1_budget(budgets[t]);
+    REQUIRE(cpu::conv_direct::l1_budget() == budgets[t]);
+    y[t] = Tensor::empty(k.out_shape());
+    ops::conv2d_forward(k.params(), x, w, &b, y[t]);
+    run_backward(k, x, w, dy, dx[t], dw[t], db[t]);
+  }
+  cpu::conv_direct::set_l1_budget(0);
+  const std::pair<const char*, Tensor*> results[] = {{"forward", y}, {"dinp", dx}, {"dweight", dw}, {"dbias", db}};
+  for (auto [what, pair] : results)
+    CHECK_MESSAGE(std::memcmp(pair[0].raw(), pair[1].raw(), pair[0].nbytes()) == 0, (std::string(what) + " differs"));
 }
 
 TEST_CASE("conv2d: bad shapes are refused with both shapes named") {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -31,22 +32,6 @@ namespace {
 constexpr int kCb = static_cast<int>(kCoBlock);
 constexpr int64_t kSlack = 16;  // values past each phase of a padded row: the widest tile's overhang
 constexpr int64_t kMaxKw = 16;  // kernel widths the direct path takes
-
-// Bytes of input one forward chunk may read: three quarters of the core's L1 data cache
-// (24 KiB of AMD Zen's 32, 36 KiB of a recent Intel core's 48), 24 KiB where the size is
-// unknown. SPARSEAD_CONV_L1_BUDGET (bytes) overrides it, for tuning. The chunk only splits
-// the columns of an output row, so the values are the same bits for every budget.
-int64_t l1_budget() {
-  static const int64_t budget = [] {
-    if (const char* e = std::getenv("SPARSEAD_CONV_L1_BUDGET")) {
-      const long long v = std::atoll(e);
-      if (v >= 4096 && v <= (1 << 22)) return static_cast<int64_t>(v);
-    }
-    const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-    return l1 >= (16 << 10) && l1 <= (1 << 20) ? static_cast<int64_t>(l1) / 4 * 3 : int64_t{24 << 10};
-  }();
-  return budget;
-}
 
 int64_t co_padded(int64_t co) { return (co + kCoBlock - 1) / kCoBlock * kCoBlock; }
 
@@ -267,7 +252,26 @@ PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std:
   return l;
 }
 
+int64_t default_l1_budget() {
+  if (const char* e = std::getenv("SPARSEAD_CONV_L1_BUDGET")) {
+    const long long v = std::atoll(e);
+    if (v >= 4096 && v <= (1 << 22)) return static_cast<int64_t>(v);
+  }
+  const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  return l1 >= (16 << 10) && l1 <= (1 << 20) ? static_cast<int64_t>(l1) / 4 * 3 : int64_t{24 << 10};
+}
+
+std::atomic<int64_t> g_l1_budget{0};  // 0: default_l1_budget()
+
 }  // namespace
+
+int64_t l1_budget() {
+  static const int64_t fallback = default_l1_budget();
+  const int64_t b = g_l1_budget.load(std::memory_order_relaxed);
+  return b > 0 ? b : fallback;
+}
+
+void set_l1_budget(int64_t bytes) { g_l1_budget.store(std::max<int64_t>(bytes, 0), std::memory_order_relaxed); }
 
 bool applies(const Geom& g) {
   return g.sh <= 2 && g.sw <= 2 && g.wo >= 16 && g.kh * g.kw > 1 && g.kw <= kMaxKw && g.ci >= 8 && g.co <= 64;

@@ -39,6 +39,14 @@ struct Geom {
 //   at S256w32 the 256-channel layers ran 1.2-1.6x slower on tiles).
 bool applies(const Geom& g);
 
+// Bytes of input one chunk of the forward may read: three quarters of the core's L1 data
+// cache (24 KiB of AMD Zen's 32, 36 KiB of a recent Intel core's 48), 24 KiB where the size
+// is unknown; SPARSEAD_CONV_L1_BUDGET (bytes) overrides it, for tuning. A chunk only splits
+// the columns of an output row, so the values are the same bits for every budget (a test
+// checks it). set_l1_budget: tests and benchmarks (0: back to the default).
+int64_t l1_budget();
+void set_l1_budget(int64_t bytes);
+
 // The weight (Co, Ci, KH, KW) packed as (Ci*KH*KW, CoP), output channel fastest, CoP = Co
 // rounded up to kCoBlock, zeros in the padding.
 std::vector<float> pack_weight(const float* w, int64_t co, int64_t ci, int64_t kh, int64_t kw);
