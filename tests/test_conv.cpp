@@ -220,7 +220,8 @@ TEST_CASE("conv2d float32 matches float64") {
   // precisions; the others (kernel larger than 1x1, strides 1 or 2, at least 8 input
   // channels and 16 columns out) take the direct convolution in float32 (at stride 2 for
   // the forward and dweight only) (kernels/cpu/conv2d_direct.h),
-  // with tails: Wo not a multiple of 8 or 16, Co not a multiple of 8, and (pad 3 > KH - 1)
+  // with tails: Wo not a multiple of 8 or 16, Co not a multiple of 8, a kernel width the
+  // tiles do not unroll (5), and (pad 3 > KH - 1)
   // a forward on the direct path whose input gradient falls back to col2im.
   const ConvCase cases[] = {{"3x3 s2 p1", 3, 16, 13, 11, 12, 3, 3, 2, 2, 1, 1},
                             {"3x3 s1 p1 direct, Wo 37, Co 11", 2, 9, 19, 37, 11, 3, 3, 1, 1, 1, 1},
@@ -229,6 +230,7 @@ TEST_CASE("conv2d float32 matches float64") {
                             {"1x3 s1 p(0, 1) direct, Co 20", 2, 10, 5, 16, 20, 1, 3, 1, 1, 0, 1},
                             {"4x4 s2 p1 direct forward and dweight, Wo 20", 2, 8, 14, 40, 9, 4, 4, 2, 2, 1, 1},
                             {"3x3 stride (2, 1) p1 direct forward and dweight", 1, 12, 9, 21, 5, 3, 3, 2, 1, 1, 1},
+                            {"3x5 s1 p(1, 2) direct, taps not unrolled, Wo 33", 1, 8, 7, 33, 10, 3, 5, 1, 1, 1, 2},
                             {"3x3 s1 p1, 5 input channels: GEMM", 1, 5, 6, 20, 4, 3, 3, 1, 1, 1, 1}};
   for (const ConvCase& k : cases) {
     INFO(std::string(k.name));
