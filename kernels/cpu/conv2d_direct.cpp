@@ -202,8 +202,9 @@ WTileFns wtile_fns() {
 // columns at any column stride: tap j of output column ow reads q = ow * sw + j, i.e.
 // phase j % sw, index ow + j / sw.
 struct PadLayout {
+  float* base;         // the first padded row, 64-byte aligned
   int64_t rows;        // padded rows
-  int64_t wq;          // values per phase
+  int64_t wq;          // values per phase: a multiple of 16, so that every row starts on a cache line
   int64_t row_stride;  // sw * wq
   // Where tap j's value for output column 0 lies within a padded row.
   int64_t tap(const Geom& g, int64_t j) const { return (j % g.sw) * wq + j / g.sw; }
@@ -212,16 +213,19 @@ struct PadLayout {
 PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std::vector<float>& pad) {
   PadLayout l{};
   l.rows = (oh1 - oh0 - 1) * g.sh + g.kh;
-  l.wq = (g.w + 2 * g.pw + g.sw - 1) / g.sw + kSlack;
+  l.wq = ((g.w + 2 * g.pw + g.sw - 1) / g.sw + kSlack + 15) / 16 * 16;
   l.row_stride = g.sw * l.wq;
   // At stride 1 every value is written once: zeros for rows outside the image and for
   // the padding and slack columns, the input elsewhere (not the whole buffer zero-filled
   // and then mostly overwritten).
-  pad.resize(static_cast<size_t>(g.ci * l.rows * l.row_stride));
+  // 16 values more than the rows take, so that the base can move up to a cache line: a
+  // tile's first tap then loads aligned vectors, never two cache lines at once.
+  pad.resize(static_cast<size_t>(g.ci * l.rows * l.row_stride + 16));
+  l.base = pad.data() + (16 - reinterpret_cast<std::uintptr_t>(pad.data()) / sizeof(float) % 16) % 16;
   for (int64_t c = 0; c < g.ci; ++c)
     for (int64_t r = 0; r < l.rows; ++r) {
       const int64_t ih = oh0 * g.sh - g.ph + r;
-      float* pr = pad.data() + (c * l.rows + r) * l.row_stride;
+      float* pr = l.base + (c * l.rows + r) * l.row_stride;
       if (ih < 0 || ih >= g.h) {
         std::fill(pr, pr + l.row_stride, 0.0f);
         continue;
@@ -323,7 +327,7 @@ void forward_rows(const Geom& g, const float* x, const float* wpack, const float
       std::max<int64_t>(16, l1_budget() / (g.ci * g.kh * g.sw * static_cast<int64_t>(sizeof(float))) / 16 * 16);
   for (int64_t oh = oh0; oh < oh1; ++oh)
     for (int64_t c0 = 0; c0 < g.wo; c0 += chunk) {
-      row.x = ws.pad.data() + (oh - oh0) * g.sh * l.row_stride + c0;
+      row.x = l.base + (oh - oh0) * g.sh * l.row_stride + c0;
       row.wo = std::min(chunk, g.wo - c0);
       for (int64_t co0 = 0; co0 < g.co; co0 += kCoBlock) {
         row.w = wpack + co0;
@@ -355,7 +359,7 @@ void weight_grad_rows(const Geom& g, const float* x, const float* dy, int64_t oh
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j0 = 0; j0 < g.kw; j0 += 3) {
           const int J = static_cast<int>(std::min<int64_t>(3, g.kw - j0));
-          t.x = ws.pad.data() + (ci * l.rows + i) * l.row_stride;
+          t.x = l.base + (ci * l.rows + i) * l.row_stride;
           for (int jj = 0; jj < J; ++jj) t.tap[jj] = l.tap(g, j0 + jj);
           fns.fn[J - 1](t);
           for (int c = 0; c < nc; ++c)
