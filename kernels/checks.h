@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/ops.h"
 #include "kernels/runtime.h"
@@ -40,9 +41,10 @@ inline void check_ndim(const char* op, const char* name, const Tensor& t, int n)
 inline void check_scalar(const char* op, const char* name, const Tensor& t) { check_shape(op, name, t, {1}); }
 
 inline void check_supported(OpId op, const Tensor& ref) {
-  // Applies SPARSEAD_THREADS and SPARSEAD_ISA once, here in the caller's thread: a bad value
-  // raised inside a kernel's OpenMP region could only terminate the process.
-  static const bool configured = (num_threads(), cpu::cpu_isa(), true);
+  // Applies SPARSEAD_THREADS, SPARSEAD_ISA and SPARSEAD_CONV_L1_BUDGET once, here in the
+  // caller's thread: a bad value raised inside a kernel's OpenMP region could only
+  // terminate the process.
+  static const bool configured = (num_threads(), cpu::cpu_isa(), cpu::conv_direct::l1_budget(), true);
   (void)configured;
   SAD_CHECK(supports_op(op, ref.device(), ref.dtype()), op_name(op), ": not supported on ", ref.device().str(), " for ",
             dtype_name(ref.dtype()));

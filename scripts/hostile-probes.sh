@@ -175,6 +175,8 @@ refused "6. --overwrite of a directory it did not write" "home"
 [[ "$(ls "$W/home")" == notes.txt ]] || { rows[-1]="${rows[-1]/PASS/FAIL} (wrote into it)"; failed=$((failed + 1)); }
 run "$bin" train --data "$W/ds" --out "$W/rho" --set rho=1e-300 image_size=32 width=4 --epochs-gan 1 --epochs-seg 1 --quiet
 refused "6. rho=1e-300" "rho" "$W/rho"
+run env SPARSEAD_CONV_L1_BUDGET=32kb "$bin" predict --model "$M" --input "$IMG" --out "$W/p8" --quiet
+refused "6. a malformed SPARSEAD_CONV_L1_BUDGET" "SPARSEAD_CONV_L1_BUDGET" "$W/p8"
 run "$bin" predict --model "$M" --input "$W/oversized.png" --out "$W/p6" --quiet
 refused "6. a 30000 x 4 PNG is named by its size" "30000 x 4" "$W/p6"
 "$bin" synth --out "$W/ds2" --size 32 --channels 3 --train 8 --test-good 2 --per-defect 1 --seed 9 >/dev/null

@@ -20,6 +20,7 @@
 
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/lane_sum.h"
+#include "tensor/check.h"
 
 #if SPARSEAD_ISA_X86
 #include <immintrin.h>
@@ -257,9 +258,12 @@ PadLayout pad_rows(const Geom& g, const float* x, int64_t oh0, int64_t oh1, std:
 }
 
 int64_t default_l1_budget() {
-  if (const char* e = std::getenv("SPARSEAD_CONV_L1_BUDGET")) {
-    const long long v = std::atoll(e);
-    if (v >= 4096 && v <= (1 << 22)) return static_cast<int64_t>(v);
+  if (const char* e = std::getenv("SPARSEAD_CONV_L1_BUDGET"); e && *e) {
+    char* end = nullptr;
+    const long long v = std::strtoll(e, &end, 10);
+    SAD_CHECK(*end == '\0' && v >= 4096 && v <= (1 << 22),
+              "SPARSEAD_CONV_L1_BUDGET: expected a number of bytes from 4096 to 4194304, got '", e, "'");
+    return static_cast<int64_t>(v);
   }
   const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
   return l1 >= (16 << 10) && l1 <= (1 << 20) ? static_cast<int64_t>(l1) / 4 * 3 : int64_t{24 << 10};
