@@ -100,11 +100,11 @@ double kl_slope(double rho, double raw_q) {
 // float (a vector register per sum), then adds that partial sum into its double lane, and
 // the 16 double lanes are added in a fixed tree (kernels/cpu/lane_sum.h). The order depends
 // on n alone, so the sums are the same bits on every instruction-set path and for any thread
-// count. Each step asks for the cache line 4 KiB ahead of l and r (prefetch_ahead): the
-// hardware prefetcher alone left this loop waiting on memory for 60 % of its time, as it is
-// slow enough per byte not to trigger it (docs/BENCHMARKS.md). (Converting every term to double cost 2.3x the time: 12
-// % of copy bandwidth against 29 % with the float partial sums, docs/BENCHMARKS.md.) float64 (the gradient checks)
-// keeps the libm loop below.
+// count. (Converting every term to double cost 2.3x the time.) Each step asks for the cache
+// line 4 KiB ahead of l and r (prefetch_ahead): without it this loop, too slow per byte to
+// trigger the hardware prefetcher, spent two thirds of its time waiting on memory (217 ms
+// against 74 ms for 64 M logits, docs/BENCHMARKS.md). float64 (the gradient checks) keeps
+// the libm loop below.
 void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, double& sum_fit, double& sum_neg) {
   constexpr int kL = LaneSum::kLanes;
   constexpr int64_t kBlock = 64 * kL;  // elements per float partial sum of a lane: 64
