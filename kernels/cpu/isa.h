@@ -65,6 +65,20 @@ inline void prefetch_ahead(const float* p) {
   __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) + 4096), 0, 3);
 }
 
+// body(k) for k in [lo, hi), in steps of one cache line (16 floats), each step asking for
+// the line 4 KiB ahead in every stream (prefetch_ahead at stream + k); the values past the
+// last whole line run without. The loops over the float transcendentals use it.
+template <typename Body, typename... Streams>
+[[gnu::always_inline]] inline void for_lines_prefetched(int64_t lo, int64_t hi, Body body, const Streams*... streams) {
+  constexpr int64_t kLine = 16;
+  int64_t i = lo;
+  for (; i + kLine <= hi; i += kLine) {
+    (prefetch_ahead(streams + i), ...);
+    for (int64_t k = i; k < i + kLine; ++k) body(k);
+  }
+  for (; i < hi; ++i) body(i);
+}
+
 template <typename F>
 void isa_run(F&& f) {
 #if SPARSEAD_ISA_X86

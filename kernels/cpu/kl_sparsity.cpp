@@ -138,22 +138,14 @@ void image_sums_f32(const float* l, const float* r, int64_t n, double& sum_m, do
 // dl = a s + c r s + d M with s = M (1 - M), in float (the weights a, c, d already scaled).
 void image_grad_f32(const float* __restrict__ l, const float* __restrict__ r, float* __restrict__ dl, int64_t n,
                     float a, float c, float d) {
-  constexpr int64_t kL = LaneSum::kLanes;
-  int64_t i = 0;
-  for (; i + kL <= n; i += kL) {
-    prefetch_ahead(l + i);
-    prefetch_ahead(r + i);
-    for (int64_t k = i; k < i + kL; ++k) {
-      const vm::Logistic t = vm::logistic(l[k]);
-      const float s = t.m * t.m_comp;
-      dl[k] = a * s + c * r[k] * s + d * t.m;
-    }
-  }
-  for (; i < n; ++i) {
-    const vm::Logistic t = vm::logistic(l[i]);
-    const float s = t.m * t.m_comp;
-    dl[i] = a * s + c * r[i] * s + d * t.m;
-  }
+  for_lines_prefetched(
+      0, n,
+      [=](int64_t k) {
+        const vm::Logistic t = vm::logistic(l[k]);
+        const float s = t.m * t.m_comp;
+        dl[k] = a * s + c * r[k] * s + d * t.m;
+      },
+      l, r);
 }
 
 }  // namespace

@@ -128,16 +128,11 @@ void map1_heavy(const T* x, T* y, int64_t n, F f) {
     map1(x, y, n, f);
   } else {
     for_ranges(n, [=](int64_t lo, int64_t hi) {
-      constexpr int64_t kLine = 16;
       const F g = f;
       const float* xs = x;
       float* ys = y;
-      int64_t i = lo;
-      for (; i + kLine <= hi; i += kLine) {
-        prefetch_ahead(xs + i);
-        for (int64_t k = i; k < i + kLine; ++k) ys[k] = g(xs[k]);
-      }
-      for (; i < hi; ++i) ys[i] = g(xs[i]);
+      for_lines_prefetched(
+          lo, hi, [=](int64_t k) { ys[k] = g(xs[k]); }, xs);
     });
   }
 }
