@@ -2,10 +2,13 @@
 // (issue "CPU speed", item 2).
 //
 // libm's expf and tanhf are calls: a loop over them stays scalar, one element at a time.
-// These are branch-free inline functions of +, -, *, /, selects and bit moves, so GCC
-// turns a loop over them into SIMD code on every path of kernels/cpu/isa.h. They are IEEE
-// operations in a fixed order and the build compiles with -ffp-contract=off, so each gives
-// the same bits on the portable, AVX2 and AVX-512 paths.
+// These are branch-free inline functions of +, -, *, /, fused multiply-adds, selects and
+// bit moves, so GCC turns a loop over them into SIMD code on the AVX2 and AVX-512 paths of
+// kernels/cpu/isa.h. They are IEEE operations in a fixed order: the build compiles with
+// -ffp-contract=off, and every fused multiply-add is an explicit fmadd (one rounding, an
+// FMA instruction where the path has one, libm's correctly rounded fmaf on the portable
+// path, which is slower there), so each gives the same bits on every path. The polynomials
+// as FMAs took a third off the kl_sparsity loss's forward (docs/BENCHMARKS.md).
 //
 // Accuracy (checked against double libm over a sweep in tests/test_vmath.cpp): within a few
 // units in the last place of the float result over the domains below; signs of zero, NaN
@@ -30,14 +33,18 @@ namespace sad::cpu::vm {
 
 namespace detail {
 
+// a * b + c rounded once: an FMA instruction on the AVX2 and AVX-512 paths, libm's fmaf
+// (correctly rounded too) on the portable one, so every path keeps the same bits.
+inline float fmadd(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+
 constexpr float kExpLo = -87.33654f;  // exp below this is under FLT_MIN: 0 (below) and 2^-126 (at)
 
 // x = n ln2 + r for x in [kExpLo, 0]; returns r and sets two_n = 2^n (n in [-126, 0]).
 inline float reduce(float x, float& two_n) {
   constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float t = x * kLog2e + kRound, n = t - kRound;
-  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
+  const float t = fmadd(x, kLog2e, kRound), n = t - kRound;
+  const float r = fmadd(-n, kLn2Lo, fmadd(-n, kLn2Hi, x));
   // n as an integer from t's bits (no float-to-int conversion, defined even for NaN).
   const uint32_t ni = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kRound);
   two_n = std::bit_cast<float>((ni + 127u) << 23);
@@ -46,8 +53,12 @@ inline float reduce(float x, float& two_n) {
 
 // exp(r) - 1 for |r| <= ln2 / 2: r + r^2 (1/2 + r (1/6 + ... + r / 5040)).
 inline float expm1_poly(float r) {
-  const float p = 1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))));
-  return r + (r * r) * p;
+  float p = fmadd(r, 1.0f / 5040, 1.0f / 720);
+  p = fmadd(r, p, 1.0f / 120);
+  p = fmadd(r, p, 1.0f / 24);
+  p = fmadd(r, p, 1.0f / 6);
+  p = fmadd(r, p, 1.0f / 2);
+  return fmadd(r * r, p, r);
 }
 
 inline float clamp_lo(float x) { return x < kExpLo ? kExpLo : x; }  // NaN passes through
@@ -65,7 +76,7 @@ inline float abs_f(float x) { return std::bit_cast<float>(std::bit_cast<uint32_t
 inline float exp_nonpos(float x) {
   float two_n;
   const float r = detail::reduce(detail::clamp_lo(x), two_n);
-  const float e = two_n + two_n * detail::expm1_poly(r);
+  const float e = detail::fmadd(two_n, detail::expm1_poly(r), two_n);
   return x < detail::kExpLo ? 0.0f : e;
 }
 
@@ -73,15 +84,20 @@ inline float exp_nonpos(float x) {
 inline float expm1_nonpos(float x) {
   float two_n;
   const float r = detail::reduce(detail::clamp_lo(x), two_n);
-  return two_n * detail::expm1_poly(r) + (two_n - 1.0f);
+  return detail::fmadd(two_n, detail::expm1_poly(r), two_n - 1.0f);
 }
 
 // log(1 + e) for e in [0, 1].
 inline float log1p_01(float e) {
   const float s = e / (2.0f + e), z = s * s;
-  const float p =
-      1.0f / 3 + z * (1.0f / 5 + z * (1.0f / 7 + z * (1.0f / 9 + z * (1.0f / 11 + z * (1.0f / 13 + z * (1.0f / 15))))));
-  return 2.0f * s + (2.0f * s) * (z * p);
+  using detail::fmadd;
+  float p = fmadd(z, 1.0f / 15, 1.0f / 13);
+  p = fmadd(z, p, 1.0f / 11);
+  p = fmadd(z, p, 1.0f / 9);
+  p = fmadd(z, p, 1.0f / 7);
+  p = fmadd(z, p, 1.0f / 5);
+  p = fmadd(z, p, 1.0f / 3);
+  return fmadd(2.0f * s, z * p, 2.0f * s);
 }
 
 // sigmoid(x), sigmoid(-x) and exp(-|x|) from one exponential.
