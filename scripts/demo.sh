@@ -53,23 +53,14 @@ rm -rf "$demo"
 mkdir -p "$demo"
 touch "$demo/.sparsead-demo"
 
-# The demo's dataset and size: fabric texture, 64 x 64 RGB, 60 normal training images,
-# 90 test images (30 good, 15 of each defect type); the model at S = 64, width 8 (the
-# `cpu` preset is S = 128, width 16).
+# The demo's dataset and settings: scripts/demo-config.sh.
+# shellcheck source=scripts/demo-config.sh
+source scripts/demo-config.sh
 echo "== synth: a procedural dataset (seed 1)"
-"$sparsead" synth --out "$demo/data" --seed 1 --kind fabric --size 64 --train 60 --test-good 30 --per-defect 15
+"$sparsead" synth --out "$demo/data" "${DEMO_SYNTH_ARGS[@]}"
 
-# Phase 1 starts on a plateau (a flat reconstruction of the fabric's mean colour, SSIM
-# ~0.2) and leaves it after a seed-dependent number of steps; the segmenter is only as
-# good as G. Batch 4 for 150 epochs (1950 generator steps): with the direct convolution's
-# summation order, 100 epochs left seed 2's G half-sharp (SSIM 0.60, image AUROC 0.745);
-# the segmenter then gets the default budget of 800 steps. label_contrast=2 keeps a
-# perturbed image as a positive only when its perturbation stands out against G's own
-# error (without it seed 1 learned a border artefact). Seeds 0-5: five of six reach image
-# and pixel AUROC >= 0.95 on this machine; docs/RESULTS.md has the figures.
 echo "== train: sparse-kl (phase 1 GAN, phase 2 segmenter)"
-"$sparsead" train --data "$demo/data" --out "$demo/run" --seed 0 --set image_size=64 width=8 label_contrast=2 \
-    --epochs-gan 150 --batch 4
+"$sparsead" train --data "$demo/data" --out "$demo/run" --seed 0 "${DEMO_TRAIN_ARGS[@]}"
 
 echo "== test"
 "$sparsead" test --model "$demo/run/model.safetensors" --data "$demo/data" --out "$demo/test" --quiet

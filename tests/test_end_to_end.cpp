@@ -20,10 +20,35 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The words of the bash array `name=(...)` in scripts/demo-config.sh (one line, blanks
+// between words, no quoting: anything else is refused).
+std::vector<std::string> demo_config_array(const std::string& name) {
+  const std::string path = std::string(SPARSEAD_SOURCE_DIR) + "/scripts/demo-config.sh";
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in, "cannot read ", path);
+  std::string line;
+  const std::string head = name + "=(";
+  while (std::getline(in, line)) {
+    if (line.rfind(head, 0) != 0) continue;
+    REQUIRE_MESSAGE(line.back() == ')', path, ": ", name, " must be one line ending in ')'");
+    std::istringstream words(line.substr(head.size(), line.size() - head.size() - 1));
+    std::vector<std::string> out;
+    std::string w;
+    while (words >> w) {
+      REQUIRE_MESSAGE(w.find_first_of("$`'\"*?()") == std::string::npos, path, ": cannot follow the word ", w);
+      out.push_back(w);
+    }
+    return out;
+  }
+  FAIL(path, " has no ", head, "...) line");
+  return {};
+}
+
 // The arguments of the `"$sparsead" <verb> ...` command in scripts/demo.sh: continuation
-// lines joined, split on blanks, quotes dropped and "$demo" replaced by `dir`. The script
-// uses no other quoting or expansion on these lines; anything else is refused, so a
-// change to the script that this reader cannot follow fails loudly here.
+// lines joined, split on blanks, quotes dropped, "$demo" replaced by `dir` and
+// "${NAME[@]}" by the array NAME of scripts/demo-config.sh. The script uses no other
+// quoting or expansion on these lines; anything else is refused, so a change to the
+// script that this reader cannot follow fails loudly here.
 std::vector<std::string> demo_command(const std::string& verb, const std::string& dir) {
   const std::string path = std::string(SPARSEAD_SOURCE_DIR) + "/scripts/demo.sh";
   std::ifstream in(path);
@@ -50,6 +75,10 @@ std::vector<std::string> demo_command(const std::string& verb, const std::string
     for (char ch : w)
       if (ch != '"') a += ch;
     if (a.rfind("$demo", 0) == 0) a = dir + a.substr(5);
+    if (a.rfind("${", 0) == 0 && a.size() > 6 && a.compare(a.size() - 4, 4, "[@]}") == 0) {
+      for (const std::string& v : demo_config_array(a.substr(2, a.size() - 6))) args.push_back(v);
+      continue;
+    }
     REQUIRE_MESSAGE(a.find_first_of("$`'*?") == std::string::npos, "demo.sh: cannot follow the word ", w);
     args.push_back(a);
   }
@@ -82,6 +111,19 @@ void shorten_for_sanitizer(std::vector<std::string>& train) {
   const int epochs = std::stoi(*(it + 1));
   *(it + 1) = std::to_string(std::max(epochs / 10, 1));
   train.insert(train.end(), {"--steps-seg", "80"});
+}
+
+TEST_CASE("end to end: the demo's commands are read with scripts/demo-config.sh's settings spliced in") {
+  const std::vector<std::string> synth = demo_command("synth", "/d"), train = demo_command("train", "/d");
+  const std::vector<std::string> sa = demo_config_array("DEMO_SYNTH_ARGS"), ta = demo_config_array("DEMO_TRAIN_ARGS");
+  REQUIRE(!sa.empty());
+  REQUIRE(!ta.empty());
+  CHECK(std::search(synth.begin(), synth.end(), sa.begin(), sa.end()) != synth.end());
+  CHECK(std::search(train.begin(), train.end(), ta.begin(), ta.end()) != train.end());
+  CHECK(synth.front() == "synth");
+  CHECK(train.front() == "train");
+  CHECK(std::find(train.begin(), train.end(), "/d/data") != train.end());
+  for (const std::string& w : train) CHECK_MESSAGE(w.find('$') == std::string::npos, "unexpanded word ", w);
 }
 
 TEST_CASE("end to end: the demo's data and training reach image and pixel AUROC of at least 0.95") {
