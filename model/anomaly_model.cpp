@@ -173,7 +173,7 @@ void check_finite(const std::vector<double>& scores, const Tensor& maps) {
 
 }  // namespace
 
-AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
+Tensor AnomalyModel::smoothed_maps(const Tensor& x) {
   Tensor raw = raw_maps(x);  // logits, or the raw residual evidence
   const int64_t s = cfg_.image_size;
   const double sigma = map_sigma();
@@ -182,12 +182,30 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
       Tensor dst = raw.slice0(b, b + 1).reshape({s, s});
       dst.copy_from(gaussian_blur(dst, sigma, blur_inside()));
     }
+  return raw;
+}
+
+void AnomalyModel::set_score_reference(const Tensor& ref_ss) {
+  const int64_t s = cfg_.image_size;
+  SAD_CHECK(cfg_.score_reference == ScoreReference::Mean, "model: a score reference needs score_reference=mean");
+  const std::vector<int64_t> want{s, s};
+  SAD_CHECK(ref_ss.defined() && ref_ss.device().is_cpu() && ref_ss.dtype() == DType::F32 && ref_ss.shape() == want,
+            "model: the score reference must be a float32 CPU map (", s, ", ", s, "), got ",
+            ref_ss.defined() ? shape_str(ref_ss.shape()) : std::string("none"));
+  score_reference_ = ref_ss.clone();
+}
+
+AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
+  Tensor raw = smoothed_maps(x);
+  const int64_t s = cfg_.image_size;
   std::vector<double> scores;
   // The segmenter's image score comes from the logits (see the header); the map the user
   // sees is still M = sigmoid(l).
   const bool lse = s_ && cfg_.image_score == ImageScore::Lse;
+  const bool ref = cfg_.score_reference == ScoreReference::Mean && score_reference_.defined();
   for (int64_t b = 0; b < raw.dim(0); ++b) {
-    const Tensor l = raw.slice0(b, b + 1).reshape({s, s});
+    Tensor l = raw.slice0(b, b + 1).reshape({s, s});
+    if (ref) l = sub(Variable(l), Variable(score_reference_)).data();
     scores.push_back(lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l));
   }
   Tensor maps = s_ ? sigmoid(Variable(raw)).data() : raw;
@@ -266,7 +284,12 @@ Prediction AnomalyModel::predict_file(const std::string& path, double threshold)
 }
 
 void AnomalyModel::save(const std::string& path) const {
-  save_safetensors(path, state(), {{"config", cfg_.to_json().dump()}, {"format", "sparsead"}});
+  std::vector<std::pair<std::string, Tensor>> tensors = state();
+  if (cfg_.score_reference == ScoreReference::Mean) {
+    SAD_CHECK(score_reference_.defined(), path, ": score_reference=mean but no reference was computed");
+    tensors.emplace_back(kScoreReferenceTensor, score_reference_);
+  }
+  save_safetensors(path, tensors, {{"config", cfg_.to_json().dump()}, {"format", "sparsead"}});
 }
 
 AnomalyModel AnomalyModel::load(const std::string& path, Device device) {
@@ -274,6 +297,7 @@ AnomalyModel AnomalyModel::load(const std::string& path, Device device) {
   AnomalyModel m(f.cfg);
   m.g_->load_state(f.g_state, path + " (G)");
   if (m.s_) m.s_->load_state(f.s_state, path + " (S)");  // residual files hold no S (read_model_file)
+  if (f.score_reference.defined()) m.set_score_reference(f.score_reference);  // shape checked there
   m.to(device);
   return m;
 }

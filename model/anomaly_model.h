@@ -72,6 +72,13 @@ class AnomalyModel {
   // The maps before smoothing and scoring, (B, 1, S, S) CPU: S's logits, or in residual mode
   // the raw residual evidence r (not batch-normalised).
   Tensor raw_maps(const Tensor& x);
+  // raw_maps smoothed as for scoring (map_sigma), (B, 1, S, S) CPU.
+  Tensor smoothed_maps(const Tensor& x);
+  // Config score_reference = mean: the (S, S) CPU map that the image score subtracts from
+  // each smoothed map (set at the end of training, stored in the model file). Until it is
+  // set, scores are taken without it (the validation during phase 2).
+  const Tensor& score_reference() const { return score_reference_; }
+  void set_score_reference(const Tensor& ref_ss);
   // The Gaussian smoothing applied to raw maps: map_sigma, or residual_sigma in residual mode.
   double map_sigma() const;
   // Whether that smoothing averages only inside the image (config map_border, segmenter modes).
@@ -102,6 +109,7 @@ class AnomalyModel {
   std::shared_ptr<Generator> g_;
   std::shared_ptr<Segmenter> s_;
   Device device_ = Device::cpu();
+  Tensor score_reference_;  // (S, S) CPU, or undefined
 };
 
 // Network settings from a config.

@@ -16,7 +16,7 @@ namespace {
 // A field: its key and a pointer to the member; the variant's type says how to parse.
 using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*,
                               Mode Config::*, Preset Config::*, ResidualKind Config::*, ImageScore Config::*,
-                              MapBorder Config::*, Augment Config::*>;
+                              MapBorder Config::*, Augment Config::*, ScoreReference Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
@@ -73,6 +73,7 @@ const std::vector<Field>& fields() {
       {"map_border", &Config::map_border},
       {"image_score", &Config::image_score},
       {"score_temperature", &Config::score_temperature},
+      {"score_reference", &Config::score_reference},
       {"image_threshold", &Config::image_threshold},
       {"image_score_min", &Config::image_score_min},
       {"image_score_max", &Config::image_score_max},
@@ -212,6 +213,8 @@ void Config::validate() const {
             val_perturbations);
   SAD_CHECK(score_temperature >= 1e-3 && score_temperature <= 1e3, "score_temperature must lie in [1e-3, 1e3], got ",
             score_temperature);
+  SAD_CHECK(score_reference == ScoreReference::None || tile_scale == 0,
+            "score_reference=mean works on whole images only: it needs tile_scale=0, got ", tile_scale);
   SAD_CHECK(map_sigma >= 0 && map_sigma <= 64, "map_sigma must lie in [0, 64], got ", map_sigma);
   SAD_CHECK(p_perturb >= 0 && p_perturb <= 1, "p_perturb must lie in [0, 1], got ", p_perturb);
   SAD_CHECK(p_crack >= 0 && p_crack <= 1, "p_crack must lie in [0, 1], got ", p_crack);

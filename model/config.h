@@ -32,6 +32,9 @@ enum class ResidualKind { L1, Ssim, Mix };
 enum class ImageScore { Lse, Max };
 // How a segmenter map's smoothing treats the border: zero padding, or only the taps inside.
 enum class MapBorder { Zero, Inside };
+// What a model subtracts from each smoothed map before its image score: nothing, or the
+// per-position mean of the held-out normal images' smoothed maps (stored in the model file).
+enum class ScoreReference { None, Mean };
 // Training-sample augmentation (a lever for small sets): none, mirror flips, or the eight
 // rotations and mirrorings of the square (textures without a preferred orientation).
 enum class Augment { None, Flips, Dihedral };
@@ -57,6 +60,10 @@ struct EnumNames<ImageScore> {
 template <>
 struct EnumNames<MapBorder> {
   static constexpr std::array<const char*, 2> names{"zero", "inside"};
+};
+template <>
+struct EnumNames<ScoreReference> {
+  static constexpr std::array<const char*, 2> names{"none", "mean"};
 };
 template <>
 struct EnumNames<Augment> {
@@ -164,7 +171,13 @@ struct Config {
   // whose maxima tie) or max (METHOD.md's form, applied to the logits).
   ImageScore image_score = ImageScore::Lse;
   double score_temperature = 0.1;  // lse's temperature t: t log mean exp(v / t)
-  double residual_sigma = 2.0;     // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
+  // mean: the image score is taken from the smoothed map minus the per-position mean of the
+  // clean held-out images' smoothed maps, computed at the end of training and stored in the
+  // model file (tensor `score_reference`, S x S): where G errs on every image (MTD: along
+  // the border) the map is high on normal images too, and this takes it out of the score.
+  // The maps and pixel metrics are unchanged. Whole-image mode only (tile_scale 0).
+  ScoreReference score_reference = ScoreReference::None;
+  double residual_sigma = 2.0;  // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
   // Set by training on the validation images (normalised scores: 0.5 = threshold).
   double image_threshold = 0.5, image_score_min = 0.0, image_score_max = 1.0;
   double pixel_threshold = 0.5, pixel_score_min = 0.0, pixel_score_max = 1.0;

@@ -44,11 +44,22 @@ ModelFile read_model_file(const std::string& path) {
       m.g_state.emplace_back(n.substr(2), t);
     else if (n.rfind("S.", 0) == 0)
       m.s_state.emplace_back(n.substr(2), t);
+    else if (n == kScoreReferenceTensor && m.cfg.score_reference == ScoreReference::Mean)
+      m.score_reference = t;
     else
       SAD_FAIL(path, ": unexpected tensor '", n, "' (a model file from another config?)");
   }
   SAD_CHECK(m.cfg.mode != Mode::Residual || m.s_state.empty(), path,
             ": residual-mode config but the file holds S tensors");
+  if (m.cfg.score_reference == ScoreReference::Mean) {
+    const int64_t s = m.cfg.image_size;
+    SAD_CHECK(m.score_reference.defined(), path, ": score_reference=mean but the file holds no '",
+              kScoreReferenceTensor, "' tensor");
+    const std::vector<int64_t> want{s, s};
+    SAD_CHECK(m.score_reference.dtype() == DType::F32 && m.score_reference.shape() == want, path, ": tensor '",
+              kScoreReferenceTensor, "' must be float32 (", s, ", ", s, "), got ",
+              shape_str(m.score_reference.shape()));
+  }
   return m;
 }
 

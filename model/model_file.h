@@ -19,14 +19,19 @@ namespace sad {
 // `config`; errors name `path`.
 Config config_from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);
 
+// The tensor of config score_reference = mean: (S, S) float32.
+inline constexpr const char* kScoreReferenceTensor = "score_reference";
+
 struct ModelFile {
   Config cfg;                                                    // validated (validate_model)
   std::vector<std::pair<std::string, Tensor>> g_state, s_state;  // names without "G." / "S."
+  Tensor score_reference;                                        // defined exactly when cfg says mean
 };
 
 // Reads `path`: a one-line sad::Error naming the file for anything another config or a
 // damaged file could hold (no config, an invalid config, a NaN or Inf weight, a tensor
-// outside G and S, S tensors in a residual-mode file).
+// outside G and S, S tensors in a residual-mode file, a score reference missing, misshapen
+// or not asked for by the config).
 ModelFile read_model_file(const std::string& path);
 
 // A training checkpoint's metadata values (phase, step, ...): a missing or malformed one is an

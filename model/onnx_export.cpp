@@ -210,6 +210,9 @@ std::string postprocess_text(const Config& c, bool segmenter) {
 
 std::string onnx_model(AnomalyModel& model, const std::string& source) {
   const Config& c = model.config();
+  SAD_CHECK(c.score_reference == ScoreReference::None, source,
+            ": onnx export does not carry score_reference=mean's reference map yet; export a model trained with "
+            "score_reference=none");
   Builder b(model);
   onnx::Graph& g = b.graph();
   const int64_t s = c.image_size, ch = c.channels;

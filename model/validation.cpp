@@ -68,6 +68,20 @@ AnomalyModel::Scored score_images(AnomalyModel& m, const std::vector<Tensor>& im
   return all;
 }
 
+Tensor mean_smoothed_map(AnomalyModel& m, const std::vector<Tensor>& clean, int64_t batch) {
+  SAD_CHECK(!clean.empty(), "score_reference: no held-out images to average");
+  const int64_t s = m.config().image_size;
+  std::vector<double> sum(static_cast<size_t>(s * s), 0.0);
+  for (size_t i = 0; i < clean.size(); i += static_cast<size_t>(batch)) {
+    const size_t e = std::min(clean.size(), i + static_cast<size_t>(batch));
+    const std::vector<double> v = m.smoothed_maps(stack(clean, i, e)).to_vector_f64();
+    for (size_t k = 0; k < v.size(); ++k) sum[k % sum.size()] += v[k];
+  }
+  std::vector<float> mean(sum.size());
+  for (size_t k = 0; k < sum.size(); ++k) mean[k] = static_cast<float>(sum[k] / static_cast<double>(clean.size()));
+  return Tensor::from_vector(mean, {s, s});
+}
+
 AurocWithError bootstrap_auroc(const std::vector<float>& scores, const std::vector<uint8_t>& labels, uint64_t seed,
                                int reps) {
   AurocWithError out;

@@ -46,6 +46,11 @@ struct AurocWithError {
 AurocWithError bootstrap_auroc(const std::vector<float>& scores, const std::vector<uint8_t>& labels, uint64_t seed,
                                int reps = 200);
 
+// Config score_reference = mean: the per-position mean of the smoothed maps
+// (AnomalyModel::smoothed_maps) of the clean held-out images, (S, S) float32 CPU, summed in
+// double in image order.
+Tensor mean_smoothed_map(AnomalyModel& m, const std::vector<Tensor>& clean, int64_t batch);
+
 // Statistics of scored validation images; pixel_threshold is the raw map value that the
 // share above is counted against.
 ValidationStats validation_stats(const ValidationSet& vs, const AnomalyModel::Scored& sc, double pixel_threshold,
