@@ -13,9 +13,11 @@
 #include "apps/progress.h"
 #include "data/image.h"
 #include "eval/html_report.h"
+#include "eval/metrics.h"
 #include "eval/report.h"
 #include "model/anomaly_model.h"
 #include "model/build_info.h"
+#include "tensor/json.h"
 
 namespace sad::cli {
 
@@ -121,7 +123,7 @@ int run_test(const Args& a, Streams& io) {
   const fs::path dir_out(staged.path());
   const size_t n = ds.test.size();
   std::vector<std::string> types(n);
-  std::vector<float> scores(n);
+  std::vector<float> scores(n), unreferenced(n);
   std::vector<uint8_t> labels(n);
   std::vector<std::vector<float>> maps(n);
   std::vector<std::vector<uint8_t>> masks(n);
@@ -163,6 +165,7 @@ int run_test(const Args& a, Streams& io) {
     }
     types[i] = it.type;
     scores[i] = static_cast<float>(p.raw_score);
+    unreferenced[i] = static_cast<float>(p.raw_score_unreferenced);
     labels[i] = it.anomalous ? 1 : 0;
     score_maps[i] = {maps[i], masks[i], static_cast<int>(w), static_cast<int>(h)};
     counts[it.type] += 1;
@@ -182,7 +185,16 @@ int run_test(const Args& a, Streams& io) {
   std::span<const eval::ScoreMap> map_span;
   if (ds.has_masks) map_span = score_maps;  // without masks the pixel metrics are null
   eval::MetricsReport report = eval::evaluate(types, scores, labels, map_span);
-  write_file_atomic((dir_out / "metrics.json").string(), eval::report_json(report));
+  std::string metrics = eval::report_json(report);
+  if (model.score_reference().defined()) {
+    // A model with score_reference=mean: the image AUROC its scores would have without the
+    // reference map, so that one test run shows what the reference did.
+    Json j = Json::parse(metrics);
+    const std::optional<double> a = eval::roc_auc(unreferenced, labels);
+    j.set("image_auroc_unreferenced", a ? Json(*a) : Json());
+    metrics = j.dump(2) + "\n";
+  }
+  write_file_atomic((dir_out / "metrics.json").string(), metrics);
   write_file_atomic((dir_out / "scores.csv").string(), csv);
   write_file_atomic((dir_out / "report.html").string(),
                     eval::html_report(report_input(a.require("--model"), model, report, scores, labels, map_span,

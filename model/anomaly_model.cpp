@@ -203,14 +203,18 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   // sees is still M = sigmoid(l).
   const bool lse = s_ && cfg_.image_score == ImageScore::Lse;
   const bool ref = cfg_.score_reference == ScoreReference::Mean && score_reference_.defined();
+  std::vector<double> unreferenced;
+  auto score_of = [&](const Tensor& l) {
+    return lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l);
+  };
   for (int64_t b = 0; b < raw.dim(0); ++b) {
-    Tensor l = raw.slice0(b, b + 1).reshape({s, s});
-    if (ref) l = sub(Variable(l), Variable(score_reference_)).data();
-    scores.push_back(lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l));
+    const Tensor l = raw.slice0(b, b + 1).reshape({s, s});
+    unreferenced.push_back(score_of(l));
+    scores.push_back(ref ? score_of(sub(Variable(l), Variable(score_reference_)).data()) : unreferenced.back());
   }
   Tensor maps = s_ ? sigmoid(Variable(raw)).data() : raw;
   check_finite(scores, maps);
-  return Scored{maps, scores};
+  return Scored{maps, scores, unreferenced};
 }
 
 AnomalyModel::ScoredImage AnomalyModel::score_tiled(const Tensor& x) {
@@ -256,13 +260,14 @@ Prediction AnomalyModel::predict_image(const Tensor& image, double threshold) {
   Prediction p;
   if (cfg_.tiled()) {
     ScoredImage sc = score_tiled(data::working_input(image, cfg_.tile_scale, s));
-    p.raw_score = sc.score;
+    p.raw_score = p.raw_score_unreferenced = sc.score;
     p.raw_map = sc.map;
   } else {
     Tensor x = data::resize(image, s, s);
     data::to_signed_range(x);
     Scored sc = score_batch(x.reshape({1, cfg_.channels, s, s}));
     p.raw_score = sc.scores[0];
+    p.raw_score_unreferenced = sc.unreferenced[0];
     p.raw_map = sc.maps.reshape({s, s});
   }
   p.score = normalise_image_score(p.raw_score);

@@ -28,11 +28,12 @@
 namespace sad {
 
 struct Prediction {
-  double raw_score = 0;    // the image score before normalisation
-  double score = 0;        // normalised: 0.5 is the stored (or given) threshold
-  bool anomalous = false;  // score >= 0.5, or >= the threshold override
-  Tensor map;              // (H, W) normalised anomaly map at the image's original size, CPU
-  Tensor raw_map;          // raw map, CPU: (S, S), or the working size in tile mode (config tile_scale)
+  double raw_score = 0;               // the image score before normalisation
+  double raw_score_unreferenced = 0;  // the same without config score_reference's map (= raw_score without one)
+  double score = 0;                   // normalised: 0.5 is the stored (or given) threshold
+  bool anomalous = false;             // score >= 0.5, or >= the threshold override
+  Tensor map;                         // (H, W) normalised anomaly map at the image's original size, CPU
+  Tensor raw_map;                     // raw map, CPU: (S, S), or the working size in tile mode (config tile_scale)
 };
 
 class AnomalyModel {
@@ -53,8 +54,9 @@ class AnomalyModel {
   // Raw maps (B, 1, S, S) and raw image scores for a batch x (B, C, S, S) in [-1, 1].
   // G and S run in eval mode without gradients. Maps are returned on the CPU.
   struct Scored {
-    Tensor maps;                 // (B, 1, S, S) CPU
-    std::vector<double> scores;  // (B)
+    Tensor maps;                       // (B, 1, S, S) CPU
+    std::vector<double> scores;        // (B)
+    std::vector<double> unreferenced;  // (B): the scores without the score reference (= scores without one)
   };
   Scored score_batch(const Tensor& x);
 

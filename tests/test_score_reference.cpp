@@ -3,12 +3,14 @@
 // mean_smoothed_map), stored in the model file as tensor `score_reference`; maps unchanged.
 #include <filesystem>
 
+#include "cli_test_util.h"
 #include "data_test_util.h"
 #include "layers/safetensors.h"
 #include "model/anomaly_model.h"
 #include "model/model_file.h"
 #include "model/onnx_export.h"
 #include "model/validation.h"
+#include "tensor/json.h"
 #include "test_util.h"
 #include "train_test_util.h"
 
@@ -149,6 +151,17 @@ TEST_CASE("score_reference: training computes it from the held-out images and th
   for (double e : v) mean += e / static_cast<double>(v.size());
   CHECK(std::isfinite(mean));
   CHECK(mean != 0.0);
+  // `sparsead test` reports the image AUROC without the reference beside the one with it.
+  const std::string out = (d.path() / "test").string();
+  const test::Run t = test::sparsead(
+      {"test", "--model", r.model_path, "--data", ds, "--out", out, "--quiet", "--no-panels", "--device", "cpu"});
+  INFO(t.err);
+  REQUIRE(t.rc == 0);
+  const Json j = Json::parse(test::read_bytes(out + "/metrics.json"));
+  REQUIRE(j.contains("image_auroc_unreferenced"));
+  const double u = j.get_number("image_auroc_unreferenced", "metrics.json");
+  CHECK(u >= 0.0);
+  CHECK(u <= 1.0);
 }
 
 TEST_CASE("score_reference: onnx export refuses a model with a reference it cannot carry yet") {
