@@ -47,9 +47,12 @@ const char* isa_name(Isa isa) {
 Isa best_cpu_isa() {
 #if SPARSEAD_ISA_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+  // Both paths compile with FMA (kernels/cpu/isa.h): a CPU must have it to take them.
+  const bool fma = __builtin_cpu_supports("fma");
+  if (fma && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl"))
     return Isa::Avx512;
-  if (__builtin_cpu_supports("avx2")) return Isa::Avx2;
+  if (fma && __builtin_cpu_supports("avx2")) return Isa::Avx2;
 #endif
   return Isa::Portable;
 }

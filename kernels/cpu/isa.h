@@ -2,14 +2,16 @@
 //
 // The build targets baseline x86-64 (SSE2), so that one binary runs anywhere. A hot loop
 // that the compiler vectorises can run wider: `isa_run(f)` calls `f` through a copy of it
-// compiled for AVX2 or AVX-512 when the CPU has them (GCC's target attribute plus
+// compiled for AVX2 or AVX-512 (each with FMA) when the CPU has them (GCC's target attribute plus
 // `flatten`, which inlines `f` and everything it calls into that copy), or through the
 // portable copy. The path is the best the CPU supports, unless SPARSEAD_ISA (portable,
 // avx2, avx512) or set_cpu_isa asks for another.
 //
 // Results are the same bits on every path: the wider loops do the same operations on each
 // element in the same order, and the whole build compiles with -ffp-contract=off, so no
-// path fuses a multiply and an add into an FMA (which rounds once instead of twice). The
+// path fuses a multiply and an add into an FMA (which rounds once instead of twice) unless
+// the code asks for one (std::fma, __builtin_fmaf: correctly rounded, so the same bits on
+// the portable path, where it is a libm call). The
 // op table's tests check every op on the portable path against the machine's best.
 //
 // Only loops outside an OpenMP region's outlined body benefit: call isa_run inside the
@@ -42,11 +44,11 @@ class ScopedIsa {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SPARSEAD_ISA_X86 1
 template <typename F>
-[[gnu::flatten]] __attribute__((target("avx2"))) void isa_run_avx2(F& f) {
+[[gnu::flatten]] __attribute__((target("avx2,fma"))) void isa_run_avx2(F& f) {
   f();
 }
 template <typename F>
-[[gnu::flatten]] __attribute__((target("avx512f,avx512bw,avx512vl,avx2"))) void isa_run_avx512(F& f) {
+[[gnu::flatten]] __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) void isa_run_avx512(F& f) {
   f();
 }
 #endif

@@ -7,7 +7,8 @@
 // kernels/cpu/isa.h. They are IEEE operations in a fixed order: the build compiles with
 // -ffp-contract=off, and every fused multiply-add is an explicit fmadd (one rounding, an
 // FMA instruction where the path has one, libm's correctly rounded fmaf on the portable
-// path, which is slower there), so each gives the same bits on every path. The polynomials
+// path, which is slower there), so each gives the same bits on every path (for a NaN input
+// a NaN, whose sign may follow the operand order of an FMA or a select). The polynomials
 // as FMAs took a third off the kl_sparsity loss's forward (docs/BENCHMARKS.md).
 //
 // Accuracy (checked against double libm over a sweep in tests/test_vmath.cpp): within a few
@@ -44,7 +45,8 @@ inline float reduce(float x, float& two_n) {
   constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float t = fmadd(x, kLog2e, kRound), n = t - kRound;
-  const float r = fmadd(-n, kLn2Lo, fmadd(-n, kLn2Hi, x));
+  // n (-ln2): a NaN x makes n the same NaN, so both NaN operands agree whichever the FMA passes on.
+  const float r = fmadd(n, -kLn2Lo, fmadd(n, -kLn2Hi, x));
   // n as an integer from t's bits (no float-to-int conversion, defined even for NaN).
   const uint32_t ni = std::bit_cast<uint32_t>(t) - std::bit_cast<uint32_t>(kRound);
   two_n = std::bit_cast<float>((ni + 127u) << 23);
