@@ -195,6 +195,11 @@ void AnomalyModel::set_score_reference(const Tensor& ref_ss) {
   score_reference_ = ref_ss.clone();
 }
 
+double AnomalyModel::image_score_of(const Tensor& l) const {
+  const bool lse = s_ && cfg_.image_score == ImageScore::Lse;
+  return lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l);
+}
+
 AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   Tensor raw = smoothed_maps(x);
   const int64_t s = cfg_.image_size;
@@ -204,9 +209,7 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   const bool lse = s_ && cfg_.image_score == ImageScore::Lse;
   const bool ref = cfg_.score_reference == ScoreReference::Mean && score_reference_.defined();
   std::vector<double> unreferenced;
-  auto score_of = [&](const Tensor& l) {
-    return lse ? image_score_lse_from_map(l, cfg_.score_temperature) : image_score_from_map(l);
-  };
+  auto score_of = [&](const Tensor& l) { return image_score_of(l); };
   for (int64_t b = 0; b < raw.dim(0); ++b) {
     const Tensor l = raw.slice0(b, b + 1).reshape({s, s});
     unreferenced.push_back(score_of(l));

@@ -80,6 +80,8 @@ class AnomalyModel {
   // each smoothed map (set at the end of training, stored in the model file). Until it is
   // set, scores are taken without it (the validation during phase 2).
   const Tensor& score_reference() const { return score_reference_; }
+  // The image score of one smoothed (S, S) CPU map as it stands (lse or max by the config).
+  double image_score_of(const Tensor& smoothed_ss) const;
   void set_score_reference(const Tensor& ref_ss);
   // The Gaussian smoothing applied to raw maps: map_sigma, or residual_sigma in residual mode.
   double map_sigma() const;

@@ -58,7 +58,7 @@ ModelFile read_model_file(const std::string& path) {
     const std::vector<int64_t> want{s, s};
     SAD_CHECK(m.score_reference.dtype() == DType::F32 && m.score_reference.shape() == want, path, ": tensor '",
               kScoreReferenceTensor, "' must be float32 (", s, ", ", s, "), got ",
-              shape_str(m.score_reference.shape()));
+              dtype_name(m.score_reference.dtype()), " ", shape_str(m.score_reference.shape()));
   }
   return m;
 }

@@ -479,6 +479,7 @@ void Trainer::finish_validation() {
   const bool ref = cfg_.score_reference == ScoreReference::Mean;
   if (ref) model_.set_score_reference(mean_smoothed_map(model_, val_images_, cfg_.batch));
   AnomalyModel::Scored sc = final_scores_ && !ref ? *final_scores_ : score_images(model_, vs.images, cfg_.batch);
+  if (ref) sc.scores = leave_one_out_scores(model_, vs, cfg_.batch);
   choose_thresholds(vs, sc, cfg_);
   ValidationStats st = validation_stats(vs, sc, cfg_.pixel_threshold, static_cast<uint64_t>(cfg_.seed));
   st.g_ssim = generator_ssim(model_, val_images_, cfg_.batch);

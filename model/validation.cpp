@@ -19,6 +19,7 @@ ValidationSet make_validation_set(const std::vector<Tensor>& val, int64_t seed, 
     vs.images.push_back(x);
     vs.masks.emplace_back();
     vs.labels.push_back(0);
+    vs.source.push_back(static_cast<int64_t>(vs.source.size()));
   }
   vs.clean = static_cast<int64_t>(val.size());
   data::PerturbOptions po;
@@ -36,6 +37,7 @@ ValidationSet make_validation_set(const std::vector<Tensor>& val, int64_t seed, 
       vs.images.push_back(p.image);
       vs.masks.push_back(p.mask);
       vs.labels.push_back(1);
+      vs.source.push_back(static_cast<int64_t>(i));
     }
   return vs;
 }
@@ -63,6 +65,7 @@ AnomalyModel::Scored score_images(AnomalyModel& m, const std::vector<Tensor>& im
     const size_t e = std::min(images.size(), i + static_cast<size_t>(batch));
     AnomalyModel::Scored sc = m.score_batch(stack(images, i, e));
     for (double v : sc.scores) all.scores.push_back(v);
+    for (double v : sc.unreferenced) all.unreferenced.push_back(v);
     all.maps.slice0(static_cast<int64_t>(i), static_cast<int64_t>(e)).copy_from(sc.maps);
   }
   return all;
@@ -80,6 +83,34 @@ Tensor mean_smoothed_map(AnomalyModel& m, const std::vector<Tensor>& clean, int6
   std::vector<float> mean(sum.size());
   for (size_t k = 0; k < sum.size(); ++k) mean[k] = static_cast<float>(sum[k] / static_cast<double>(clean.size()));
   return Tensor::from_vector(mean, {s, s});
+}
+
+std::vector<double> leave_one_out_scores(AnomalyModel& m, const ValidationSet& vs, int64_t batch) {
+  const int64_t n = vs.clean, s = m.config().image_size, ss = s * s;
+  SAD_CHECK(n > 0 && vs.source.size() == vs.images.size(), "score_reference: a validation set without its sources");
+  std::vector<double> maps;  // every image's smoothed map, (images, S * S)
+  maps.reserve(vs.images.size() * static_cast<size_t>(ss));
+  for (size_t i = 0; i < vs.images.size(); i += static_cast<size_t>(batch)) {
+    const size_t e = std::min(vs.images.size(), i + static_cast<size_t>(batch));
+    const std::vector<double> v = m.smoothed_maps(stack(vs.images, i, e)).to_vector_f64();
+    maps.insert(maps.end(), v.begin(), v.end());
+  }
+  std::vector<double> total(static_cast<size_t>(ss), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < ss; ++k) total[static_cast<size_t>(k)] += maps[static_cast<size_t>(i * ss + k)];
+  std::vector<double> scores;
+  std::vector<float> diff(static_cast<size_t>(ss));
+  for (size_t j = 0; j < vs.images.size(); ++j) {
+    const int64_t src = vs.source[j];
+    for (int64_t k = 0; k < ss; ++k) {
+      const double own = maps[static_cast<size_t>(src * ss + k)], sum = total[static_cast<size_t>(k)];
+      const double ref = n > 1 ? (sum - own) / static_cast<double>(n - 1) : sum;
+      diff[static_cast<size_t>(k)] =
+          static_cast<float>(maps[j * static_cast<size_t>(ss) + static_cast<size_t>(k)] - ref);
+    }
+    scores.push_back(m.image_score_of(Tensor::from_vector(diff, {s, s})));
+  }
+  return scores;
 }
 
 AurocWithError bootstrap_auroc(const std::vector<float>& scores, const std::vector<uint8_t>& labels, uint64_t seed,

@@ -18,7 +18,8 @@ struct ValidationSet {
   std::vector<Tensor> images;  // (C, S, S) in [-1, 1]
   std::vector<Tensor> masks;   // (1, S, S) perturbation masks; undefined for clean images
   std::vector<uint8_t> labels;
-  int64_t clean = 0;  // the first `clean` images are the held-out images themselves
+  std::vector<int64_t> source;  // the held-out image each image is (clean) or was made from
+  int64_t clean = 0;            // the first `clean` images are the held-out images themselves
 };
 
 // val: the held-out images. Perturbed version k of image i draws from
@@ -50,6 +51,13 @@ AurocWithError bootstrap_auroc(const std::vector<float>& scores, const std::vect
 // (AnomalyModel::smoothed_maps) of the clean held-out images, (S, S) float32 CPU, summed in
 // double in image order.
 Tensor mean_smoothed_map(AnomalyModel& m, const std::vector<Tensor>& clean, int64_t batch);
+
+// Config score_reference = mean: the validation images' image scores, each against the
+// reference of the other held-out images (leave one out: (N ref - m_i) / (N - 1) for an
+// image of held-out image i, m_i that image's smoothed map), so that no clean image is
+// scored against a reference it makes up 1/N of and the thresholds, statistics and alarm
+// see what an unseen normal image would score. With one held-out image, the reference itself.
+std::vector<double> leave_one_out_scores(AnomalyModel& m, const ValidationSet& vs, int64_t batch);
 
 // Statistics of scored validation images; pixel_threshold is the raw map value that the
 // share above is counted against.

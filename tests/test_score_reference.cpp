@@ -92,6 +92,37 @@ TEST_CASE("score_reference: the image score subtracts the reference and the maps
   CHECK_THROWS_WITH_AS(plain.set_score_reference(corner), doctest::Contains("needs score_reference=mean"), Error);
 }
 
+TEST_CASE("score_reference: an image scored against its own smoothed map scores exactly 0 and the others do not") {
+  AnomalyModel m(small_config(ScoreReference::Mean));
+  m.init(3);
+  const std::vector<Tensor> imgs = random_images(3, 32, 120);
+  const Tensor x = batch_of(imgs);
+  const Tensor own = m.smoothed_maps(x).slice0(1, 2).reshape({32, 32}).clone();
+  m.set_score_reference(own);
+  const AnomalyModel::Scored sc = m.score_batch(x);
+  CHECK(sc.scores[1] == 0.0);  // a zero map: lse and the box max both 0; a flipped or shifted reference is not
+  CHECK(sc.scores[0] != 0.0);
+  CHECK(sc.scores[2] != 0.0);
+}
+
+TEST_CASE("score_reference: validation scores each image against the other held-out images' mean") {
+  AnomalyModel m(small_config(ScoreReference::Mean));
+  m.init(3);
+  const std::vector<Tensor> held = random_images(4, 32, 200);
+  const ValidationSet vs = make_validation_set(held, 5, 1);
+  REQUIRE(vs.images.size() > held.size());  // some perturbed versions too
+  const std::vector<double> loo = leave_one_out_scores(m, vs, 3);
+  REQUIRE(loo.size() == vs.images.size());
+  for (size_t j = 0; j < vs.images.size(); ++j) {
+    std::vector<Tensor> others;
+    for (size_t i = 0; i < held.size(); ++i)
+      if (static_cast<int64_t>(i) != vs.source[j]) others.push_back(held[i]);
+    m.set_score_reference(mean_smoothed_map(m, others, 4));
+    const double direct = m.score_batch(batch_of({vs.images[j]})).scores[0];
+    CHECK(loo[j] == doctest::Approx(direct).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("score_reference: the model file keeps it and refuses it missing misshapen or unasked for") {
   test::TempDir d("score-ref");
   AnomalyModel m(small_config(ScoreReference::Mean));
