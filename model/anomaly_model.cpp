@@ -206,7 +206,6 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   std::vector<double> scores;
   // The segmenter's image score comes from the logits (see the header); the map the user
   // sees is still M = sigmoid(l).
-  const bool lse = s_ && cfg_.image_score == ImageScore::Lse;
   const bool ref = cfg_.score_reference == ScoreReference::Mean && score_reference_.defined();
   std::vector<double> unreferenced;
   auto score_of = [&](const Tensor& l) { return image_score_of(l); };
