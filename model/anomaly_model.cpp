@@ -208,11 +208,10 @@ AnomalyModel::Scored AnomalyModel::score_batch(const Tensor& x) {
   // sees is still M = sigmoid(l).
   const bool ref = cfg_.score_reference == ScoreReference::Mean && score_reference_.defined();
   std::vector<double> unreferenced;
-  auto score_of = [&](const Tensor& l) { return image_score_of(l); };
   for (int64_t b = 0; b < raw.dim(0); ++b) {
     const Tensor l = raw.slice0(b, b + 1).reshape({s, s});
-    unreferenced.push_back(score_of(l));
-    scores.push_back(ref ? score_of(sub(Variable(l), Variable(score_reference_)).data()) : unreferenced.back());
+    unreferenced.push_back(image_score_of(l));
+    scores.push_back(ref ? image_score_of(sub(Variable(l), Variable(score_reference_)).data()) : unreferenced.back());
   }
   Tensor maps = s_ ? sigmoid(Variable(raw)).data() : raw;
   check_finite(scores, maps);

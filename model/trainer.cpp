@@ -474,12 +474,14 @@ void Trainer::print_plan(bool skip_gan) {
 
 void Trainer::finish_validation() {
   const ValidationSet& vs = validation_set();
-  // score_reference = mean: the reference comes from the clean held-out images, before the
-  // thresholds are chosen on scores that subtract it (phase 2's scores did not).
-  const bool ref = cfg_.score_reference == ScoreReference::Mean;
-  if (ref) model_.set_score_reference(mean_smoothed_map(model_, val_images_, cfg_.batch));
-  AnomalyModel::Scored sc = final_scores_ && !ref ? *final_scores_ : score_images(model_, vs.images, cfg_.batch);
-  if (ref) sc.scores = leave_one_out_scores(model_, vs, cfg_.batch);
+  AnomalyModel::Scored sc = final_scores_ ? *final_scores_ : score_images(model_, vs.images, cfg_.batch);
+  // score_reference = mean: the reference comes from the clean held-out images, and the
+  // thresholds are chosen on leave-one-out scores against it (phase 2's scores did not
+  // subtract one; its maps, which the reference does not touch, are kept).
+  if (cfg_.score_reference == ScoreReference::Mean) {
+    model_.set_score_reference(mean_smoothed_map(model_, val_images_, cfg_.batch));
+    sc.scores = leave_one_out_scores(model_, vs, cfg_.batch);
+  }
   choose_thresholds(vs, sc, cfg_);
   ValidationStats st = validation_stats(vs, sc, cfg_.pixel_threshold, static_cast<uint64_t>(cfg_.seed));
   st.g_ssim = generator_ssim(model_, val_images_, cfg_.batch);
