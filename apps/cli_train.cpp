@@ -14,6 +14,7 @@
 #include "data/synth.h"
 #include "layers/safetensors.h"
 #include "model/anomaly_model.h"
+#include "model/model_file.h"
 #include "model/trainer.h"
 
 namespace sad::cli {
@@ -242,10 +243,16 @@ int run_info(const Args& a, Streams& io) {
     return 0;
   }
   if (!cfg.alarm.empty()) std::fprintf(io.err, "sparsead: warning: model '%s': %s\n", path.c_str(), cfg.alarm.c_str());
-  int64_t params = 0;
-  for (const auto& [name, t] : f.tensors) params += t.numel();
-  std::fprintf(io.out, "model %s\n  %zu tensors, %lld values (%.2f MB as float32)\n", path.c_str(), f.tensors.size(),
+  // The networks' parameters (weights, biases, batch-norm statistics) and, apart, the score
+  // reference map of score_reference=mean: data of the training set, not a parameter.
+  int64_t params = 0, reference = 0;
+  for (const auto& [name, t] : f.tensors) (name == kScoreReferenceTensor ? reference : params) += t.numel();
+  const size_t n_params = f.tensors.size() - (reference > 0 ? 1 : 0);
+  std::fprintf(io.out, "model %s\n  %zu network tensors, %lld values (%.2f MB as float32)\n", path.c_str(), n_params,
                static_cast<long long>(params), static_cast<double>(params) * 4.0 / 1e6);
+  if (reference > 0)
+    std::fprintf(io.out, "  score reference: %lld values (%.2f MB)\n", static_cast<long long>(reference),
+                 static_cast<double>(reference) * 4.0 / 1e6);
   const Json cj = cfg.to_json();
   size_t col = 0;
   for (const auto& [key, value] : cj.as_object()) col = std::max(col, key.size());

@@ -193,6 +193,24 @@ TEST_CASE("score_reference: training computes it from the held-out images and th
   const double u = j.get_number("image_auroc_unreferenced", "metrics.json");
   CHECK(u >= 0.0);
   CHECK(u <= 1.0);
+  // It is the AUROC of the scores without the map: the same model with an all-zero
+  // reference (subtracting nothing) has that AUROC as its own image_auroc.
+  m.set_score_reference(Tensor::zeros(m.score_reference().shape()));
+  const std::string zero_model = (d.path() / "zero-ref.safetensors").string();
+  m.save(zero_model);
+  const std::string out0 = (d.path() / "test0").string();
+  const test::Run t0 = test::sparsead(
+      {"test", "--model", zero_model, "--data", ds, "--out", out0, "--quiet", "--no-panels", "--device", "cpu"});
+  INFO(t0.err);
+  REQUIRE(t0.rc == 0);
+  const Json j0 = Json::parse(test::read_bytes(out0 + "/metrics.json"));
+  CHECK(j0.get_number("image_auroc", "metrics.json") == u);
+  CHECK(j0.get_number("image_auroc_unreferenced", "metrics.json") == u);
+  // `info` counts the map apart from the networks' parameters.
+  const test::Run i = test::sparsead({"info", "--model", r.model_path});
+  REQUIRE(i.rc == 0);
+  CHECK(i.out.find("score reference: 1024 values") != std::string::npos);
+  CHECK(i.out.find("network tensors") != std::string::npos);
 }
 
 TEST_CASE("score_reference: onnx export refuses a model with a reference it cannot carry yet") {
