@@ -16,7 +16,8 @@ namespace {
 // A field: its key and a pointer to the member; the variant's type says how to parse.
 using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*,
                               Mode Config::*, Preset Config::*, ResidualKind Config::*, ImageScore Config::*,
-                              MapBorder Config::*, Augment Config::*, ScoreReference Config::*>;
+                              MapBorder Config::*, Augment Config::*, ScoreReference Config::*,
+                              LrSchedule Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
@@ -48,6 +49,7 @@ const std::vector<Field>& fields() {
       {"lr_g", &Config::lr_g},
       {"lr_d", &Config::lr_d},
       {"ema_g", &Config::ema_g},
+      {"lr_schedule_g", &Config::lr_schedule_g},
       {"gan_beta1", &Config::gan_beta1},
       {"gan_beta2", &Config::gan_beta2},
       {"rho", &Config::rho},
@@ -59,6 +61,7 @@ const std::vector<Field>& fields() {
       {"fit_excess", &Config::fit_excess},
       {"lr_s", &Config::lr_s},
       {"ema_s", &Config::ema_s},
+      {"lr_schedule_s", &Config::lr_schedule_s},
       {"seg_beta1", &Config::seg_beta1},
       {"seg_beta2", &Config::seg_beta2},
       {"focal_gamma", &Config::focal_gamma},

@@ -38,6 +38,9 @@ enum class ScoreReference { None, Mean };
 // Training-sample augmentation (a lever for small sets): none, mirror flips, or the eight
 // rotations and mirrorings of the square (textures without a preferred orientation).
 enum class Augment { None, Flips, Dihedral };
+// A phase's learning rate over its steps: constant (METHOD.md), or a cosine from the set
+// rate at the first step down towards 0 at the last.
+enum class LrSchedule { Constant, Cosine };
 
 template <class E>
 struct EnumNames;
@@ -68,6 +71,10 @@ struct EnumNames<ScoreReference> {
 template <>
 struct EnumNames<Augment> {
   static constexpr std::array<const char*, 3> names{"none", "flips", "dihedral"};
+};
+template <>
+struct EnumNames<LrSchedule> {
+  static constexpr std::array<const char*, 2> names{"constant", "cosine"};
 };
 template <class E>
 concept NamedEnum = requires {
@@ -135,6 +142,10 @@ struct Config {
   // decay min(ema_g, (1 + t) / (10 + t)) at G's step t; the average replaces G's weights at
   // the end of phase 1 (BN running statistics stay the trained G's). Typical: 0.999.
   double ema_g = 0;
+  // A lever (constant: METHOD.md): lr_g's and lr_d's schedule over phase 1's steps; cosine
+  // multiplies both by (1 + cos(pi t / T)) / 2 at step t of T, so G ends its phase on small
+  // steps instead of the last large one's noise.
+  LrSchedule lr_schedule_g = LrSchedule::Constant;
   // ---- phase 2: S ----
   double rho = 0.03, beta_kl = 1.0, lambda_fit = 1.0;
   bool weak_labels = true;
@@ -154,6 +165,8 @@ struct Config {
   // A lever (0: off): S's weights averaged over phase 2 like ema_g's over phase 1, the average
   // replacing S's weights at phase 2's last step, before the final validation.
   double ema_s = 0;
+  // A lever (constant: METHOD.md): lr_s's schedule over phase 2's steps, as lr_schedule_g's.
+  LrSchedule lr_schedule_s = LrSchedule::Constant;
   double focal_gamma = 2.0;  // mask-supervised ablation
   // ---- conventions ----
   double bn_momentum = 0.1, bn_eps = 1e-5, adam_eps = 1e-8;

@@ -27,7 +27,7 @@ Config config_from_metadata(const std::map<std::string, std::string>& metadata, 
 
 ModelFile read_model_file(const std::string& path) {
   SafetensorsFile f = load_safetensors(path);
-  ModelFile m{config_from_metadata(f.metadata, path), {}, {}};
+  ModelFile m{config_from_metadata(f.metadata, path), {}, {}, {}};
   try {
     m.cfg.validate_model();
   } catch (const Error& e) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <numbers>
 #include <vector>
 
 #include "model/losses.h"
@@ -107,6 +108,12 @@ PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget) {
   const int64_t rows = std::max<int64_t>(1, (total + p.log_every - 1) / p.log_every);
   p.val_every = std::max<int64_t>(1, (rows + 9) / 10);
   return p;
+}
+
+double lr_factor(LrSchedule schedule, int64_t step, int64_t total) {
+  if (schedule == LrSchedule::Constant || total <= 0) return 1.0;
+  const double t = static_cast<double>(std::clamp<int64_t>(step, 0, total)) / static_cast<double>(total);
+  return 0.5 * (1.0 + std::cos(std::numbers::pi * t));
 }
 
 Tensor side_by_side(const Tensor& x, const Tensor& xr) {

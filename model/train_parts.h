@@ -109,6 +109,10 @@ struct PhasePlan {
 // An epoch budget logs each epoch; a step budget about 40 rows a phase; about ten
 // validations a phase.
 PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget);
+// The factor config lr_schedule_g/_s puts on a phase's learning rates at its step `step`
+// (0-based) of `total`: 1 for constant; (1 + cos(pi step / total)) / 2 for cosine. A function
+// of the step alone, so a resumed run continues the schedule bit for bit.
+double lr_factor(LrSchedule schedule, int64_t step, int64_t total);
 
 // Seconds of one forward pass each of G, D and S (0 without S) on x, in eval mode without
 // gradients (the second of two rounds: the first pays for thread start-up and fresh pages);

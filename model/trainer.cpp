@@ -51,7 +51,7 @@ class Trainer {
   data::Sample make_sample(int64_t phase, int64_t idx, int64_t epoch) const;
   Tensor random_crop(const Tensor& x, Rng& rng) const;
   void run_phase(int64_t phase, int64_t step, const PhasePlan& plan);
-  void train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step);
+  void train_step(int64_t phase, const data::Batch& batch, int64_t epoch, int64_t step, int64_t total);
   void end_row(int64_t phase, int64_t step, const PhasePlan& plan, double period_seconds, int64_t period_images);
   void save_checkpoint(int64_t phase, int64_t step) const;
   void load_checkpoint(int64_t& phase, int64_t& step);
@@ -186,16 +186,20 @@ void Trainer::write_log() const {
   write_file_atomic(path("train_log.csv"), text);
 }
 
-void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch, int64_t step) {
+void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch, int64_t step, int64_t total) {
   const Device dev = model_.device();
   const TrainBatch batch(loaded);
   const StepPlace where{epoch, step + 1};
   if (phase == kPhaseGan) {
+    const double f = lr_factor(cfg_.lr_schedule_g, step, total);
+    opt_g_->adam->config().lr = cfg_.lr_g * f;
+    opt_d_->adam->config().lr = cfg_.lr_d * f;
     GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.clean.to(dev),
                                batch.input.to(dev), gan_loss_weights(cfg_), where, {}, &guard_);
     if (opt_g_->ema.defined()) opt_g_->update_ema(cfg_.ema_g);
     pending_.push(r.losses);
   } else {
+    opt_s_->adam->config().lr = cfg_.lr_s * lr_factor(cfg_.lr_schedule_s, step, total);
     SegLossSettings st = seg_loss_settings(cfg_);
     st.residual_floor = residual_floor_;
     // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.
@@ -243,7 +247,7 @@ void Trainer::run_phase(int64_t phase, int64_t step, const PhasePlan& plan) {
     do {
       std::optional<data::Batch> batch = loader.next();
       SAD_CHECK(batch.has_value(), "trainer: the loader ended epoch ", epoch, " early");
-      train_step(phase, *batch, epoch, step);
+      train_step(phase, *batch, epoch, step, plan.total);
       ++step;
       period_images += static_cast<int64_t>(batch->indices.size());
       progress_->advance(1, row_losses_);  // the last row's losses: a step reads none
