@@ -16,8 +16,7 @@ namespace {
 // A field: its key and a pointer to the member; the variant's type says how to parse.
 using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::*, std::string Config::*,
                               Mode Config::*, Preset Config::*, ResidualKind Config::*, ImageScore Config::*,
-                              MapBorder Config::*, Augment Config::*, ScoreReference Config::*,
-                              LrSchedule Config::*>;
+                              MapBorder Config::*, Augment Config::*, ScoreReference Config::*, LrSchedule Config::*>;
 struct Field {
   const char* key;
   FieldPtr ptr;
