@@ -251,7 +251,7 @@ int run_info(const Args& a, Streams& io) {
   std::fprintf(io.out, "model %s\n  %zu network tensors, %lld values (%.2f MB as float32)\n", path.c_str(), n_params,
                static_cast<long long>(params), static_cast<double>(params) * 4.0 / 1e6);
   if (reference > 0)
-    std::fprintf(io.out, "  score reference: %lld values (%.2f MB)\n", static_cast<long long>(reference),
+    std::fprintf(io.out, "  score reference: %lld values (%.2f MB as float32)\n", static_cast<long long>(reference),
                  static_cast<double>(reference) * 4.0 / 1e6);
   const Json cj = cfg.to_json();
   size_t col = 0;

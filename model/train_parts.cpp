@@ -116,6 +116,17 @@ double lr_factor(LrSchedule schedule, int64_t step, int64_t total) {
   return 0.5 * (1.0 + std::cos(std::numbers::pi * t));
 }
 
+void schedule_learning_rates(const Config& c, bool gan_phase, int64_t step, int64_t total, Optimised* g, Optimised* d,
+                             Optimised* s) {
+  if (gan_phase) {
+    const double f = lr_factor(c.lr_schedule_g, step, total);
+    g->adam->config().lr = c.lr_g * f;
+    d->adam->config().lr = c.lr_d * f;
+  } else {
+    s->adam->config().lr = c.lr_s * lr_factor(c.lr_schedule_s, step, total);
+  }
+}
+
 Tensor side_by_side(const Tensor& x, const Tensor& xr) {
   SAD_CHECK(x.ndim() == 4 && x.shape() == xr.shape() && x.dim(2) == x.dim(3),
             "side_by_side: images and reconstructions must share a (K, C, S, S) shape, got ", shape_str(x.shape()),

@@ -113,6 +113,11 @@ PhasePlan make_plan(int64_t total, int64_t per_epoch, bool epoch_budget);
 // (0-based) of `total`: 1 for constant; (1 + cos(pi step / total)) / 2 for cosine. A function
 // of the step alone, so a resumed run continues the schedule bit for bit.
 double lr_factor(LrSchedule schedule, int64_t step, int64_t total);
+// Sets the learning rates of a phase's optimisers for its step `step` of `total`: phase 1's G
+// and D (lr_g, lr_d on lr_schedule_g), phase 2's S (lr_s on lr_schedule_s). The other phase's
+// optimisers may be null.
+void schedule_learning_rates(const Config& c, bool gan_phase, int64_t step, int64_t total, Optimised* g, Optimised* d,
+                             Optimised* s);
 
 // Seconds of one forward pass each of G, D and S (0 without S) on x, in eval mode without
 // gradients (the second of two rounds: the first pays for thread start-up and fresh pages);

@@ -190,16 +190,13 @@ void Trainer::train_step(int64_t phase, const data::Batch& loaded, int64_t epoch
   const Device dev = model_.device();
   const TrainBatch batch(loaded);
   const StepPlace where{epoch, step + 1};
+  schedule_learning_rates(cfg_, phase == kPhaseGan, step, total, opt_g_.get(), opt_d_.get(), opt_s_.get());
   if (phase == kPhaseGan) {
-    const double f = lr_factor(cfg_.lr_schedule_g, step, total);
-    opt_g_->adam->config().lr = cfg_.lr_g * f;
-    opt_d_->adam->config().lr = cfg_.lr_d * f;
     GanStepResult r = gan_step(model_.generator(), *d_, *opt_g_->adam, *opt_d_->adam, batch.clean.to(dev),
                                batch.input.to(dev), gan_loss_weights(cfg_), where, {}, &guard_);
     if (opt_g_->ema.defined()) opt_g_->update_ema(cfg_.ema_g);
     pending_.push(r.losses);
   } else {
-    opt_s_->adam->config().lr = cfg_.lr_s * lr_factor(cfg_.lr_schedule_s, step, total);
     SegLossSettings st = seg_loss_settings(cfg_);
     st.residual_floor = residual_floor_;
     // Only the mask-supervised ablation and label_contrast read the masks: no copy otherwise.

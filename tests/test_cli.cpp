@@ -388,7 +388,7 @@ TEST_CASE("cli end to end: synth train test predict info on a tiny set") {
   const Run plain_info = sparsead({"info", "--model", run + "/model.safetensors"});
   CHECK(plain_info.out.find("residual_kind") != std::string::npos);
   CHECK(plain_info.out.find("network tensors") != std::string::npos);
-  CHECK(plain_info.out.find("score reference") == std::string::npos);  // none without score_reference=mean
+  CHECK(plain_info.out.find("  score reference:") == std::string::npos);  // none without score_reference=mean
 
   // Phase 1 shared with another mode: the second run starts from this generator.
   Run m = sparsead({"train", "--data", d / "ds", "--out", d / "run_mask", "--set", "image_size=32", "width=4",

@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "data_test_util.h"
+#include "layers/layers.h"
 #include "layers/safetensors.h"
 #include "model/train_parts.h"
 #include "model/trainer.h"
@@ -71,11 +72,15 @@ TEST_CASE("lr_schedule: each schedule changes its own phase and a stopped and re
   CHECK(tensors_of(m_s, "G.") == tensors_of(m_const, "G."));
   CHECK(tensors_of(m_s, "S.") != tensors_of(m_const, "S."));
 
-  // A one-step phase 1 takes its only step at the full rate: cosine equals constant there,
-  // so the schedule starts at factor 1 on step 0 (not 1 step late).
+  // A one-step phase 1 takes its only step at the full rate: cosine equals constant there
+  // (the schedule is not a step early). A two-step one takes its second at half the rate:
+  // cosine differs (nor is it a step late).
   REQUIRE(run_tiny(ds, dir + "/const1", C, C, 1).completed);
   REQUIRE(run_tiny(ds, dir + "/g1", K, C, 1).completed);
   CHECK(tensors_of(dir + "/g1/model.safetensors", "G.") == tensors_of(dir + "/const1/model.safetensors", "G."));
+  REQUIRE(run_tiny(ds, dir + "/const2", C, C, 2).completed);
+  REQUIRE(run_tiny(ds, dir + "/g2", K, C, 2).completed);
+  CHECK(tensors_of(dir + "/g2/model.safetensors", "G.") != tensors_of(dir + "/const2/model.safetensors", "G."));
 
   // Stopped after every step and resumed: the schedule continues from the step.
   std::atomic<bool> stop{true};
@@ -89,6 +94,26 @@ TEST_CASE("lr_schedule: each schedule changes its own phase and a stopped and re
   CHECK(resumes == 7);  // 4 + 3 steps
   REQUIRE(run_tiny(ds, dir + "/whole", K, K).completed);
   CHECK(test::read_bytes(dir + "/whole/model.safetensors") == test::read_bytes(dir + "/part/model.safetensors"));
+}
+
+TEST_CASE("lr_schedule: phase 1 scales G's and D's rates and phase 2 S's each on its own schedule") {
+  Rng rng(1);
+  Conv2d a(1, 2, 3, 1, 1), b(1, 2, 3, 1, 1), c(1, 2, 3, 1, 1);
+  a.reset_parameters(rng), b.reset_parameters(rng), c.reset_parameters(rng);
+  Config cfg;
+  cfg.lr_g = 2e-4, cfg.lr_d = 3e-4, cfg.lr_s = 1e-3;
+  cfg.lr_schedule_g = LrSchedule::Cosine;
+  Optimised g(a, AdamConfig{}), d(b, AdamConfig{}), s(c, AdamConfig{});
+  schedule_learning_rates(cfg, /*gan_phase=*/true, 50, 100, &g, &d, nullptr);
+  CHECK(g.adam->config().lr == doctest::Approx(1e-4).epsilon(1e-12));
+  CHECK(d.adam->config().lr == doctest::Approx(1.5e-4).epsilon(1e-12));
+  CHECK(s.adam->config().lr == AdamConfig{}.lr);  // phase 1 leaves S alone
+  schedule_learning_rates(cfg, /*gan_phase=*/false, 50, 100, nullptr, nullptr, &s);
+  CHECK(s.adam->config().lr == 1e-3);  // lr_schedule_s constant: the set rate exactly
+  cfg.lr_schedule_s = LrSchedule::Cosine;
+  schedule_learning_rates(cfg, /*gan_phase=*/false, 75, 100, nullptr, nullptr, &s);
+  CHECK(s.adam->config().lr == doctest::Approx(1e-3 * (1 - std::sqrt(0.5)) / 2).epsilon(1e-12));
+  CHECK(g.adam->config().lr == doctest::Approx(1e-4).epsilon(1e-12));  // phase 2 leaves G alone
 }
 
 TEST_CASE("lr_schedule: an unknown schedule is refused by name") {

@@ -220,6 +220,9 @@ TEST_CASE("config: named choices round-trip through --set and JSON and a bad nam
   check_named_choice("image_score", &Config::image_score);
   check_named_choice("map_border", &Config::map_border);
   check_named_choice("augment", &Config::augment);
+  check_named_choice("score_reference", &Config::score_reference);
+  check_named_choice("lr_schedule_g", &Config::lr_schedule_g);
+  check_named_choice("lr_schedule_s", &Config::lr_schedule_s);
   CHECK(choices_text(EnumNames<Mode>::names) == "sparse-kl, residual or mask-supervised");
   CHECK(choices_text(EnumNames<MapBorder>::names) == "zero or inside");
 }
