@@ -126,7 +126,9 @@ class BarProgress final : public TrainProgress {
 
 // --init-generator: the model file (or a checkpoint past phase 1) must be readable and its
 // generator must fit this run.
-void check_init_generator(const std::string& path, const Config& cfg) {
+// Returns a warning (empty: none) naming the phase-1 options set explicitly to values other
+// than the source generator was trained with: phase 1 does not run, so they do nothing.
+std::string check_init_generator(const std::string& path, const Config& cfg) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw Error("--init-generator '" + path + "': no such file");
   GeneratorSource src = load_generator_source(path);
@@ -138,6 +140,19 @@ void check_init_generator(const std::string& path, const Config& cfg) {
                 std::to_string(cfg.width) + ", channels " + std::to_string(cfg.channels));
   // Every tensor's name and shape, as the trainer will load them.
   Generator(net_config(cfg)).load_state(src.state, "--init-generator '" + path + "'");
+  static const char* const phase1_keys[] = {"steps_gan", "epochs_gan", "l_mse",     "l_ssim", "l_adv",        "lr_g",
+                                            "lr_d",      "gan_beta1",  "gan_beta2", "ema_g",  "lr_schedule_g"};
+  const Json mine = cfg.to_json(), theirs = g.to_json();
+  std::string ignored;
+  for (const char* k : phase1_keys) {
+    const Json* t = theirs.find(k);
+    const Json* m = mine.find(k);
+    if (cfg.explicit_keys.count(k) && m && t && !(*m == *t))
+      ignored +=
+          (ignored.empty() ? "" : ", ") + std::string(k) + " " + m->dump() + " (its generator: " + t->dump() + ")";
+  }
+  if (ignored.empty()) return "";
+  return "--init-generator '" + path + "' skips phase 1, so these settings do nothing: " + ignored;
 }
 
 // --resume: the run continues with the settings stored in its checkpoint. Options the
@@ -193,7 +208,9 @@ int run_train(const Args& a, Streams& io) {
     throw Error("dataset: " + std::to_string(ds.train.size()) + " training image(s) in '" + ds.root +
                 "': need at least 3 (one or more are held out for validation, and a batch needs 2)");
   const std::string init = a.get_or("--init-generator", "");
-  if (!init.empty()) check_init_generator(init, cfg);
+  if (!init.empty())
+    if (const std::string w = check_init_generator(init, cfg); !w.empty())
+      std::fprintf(io.err, "sparsead: warning: %s\n", w.c_str());
 
   TrainOptions opt;
   opt.dataset = std::move(ds);

@@ -397,6 +397,36 @@ TEST_CASE("cli end to end: synth train test predict info on a tiny set") {
   INFO(m.err);
   CHECK(m.rc == 0);
   CHECK(fs::exists(d / "run_mask/model.safetensors"));
+  CHECK(m.err.find("skips phase 1") == std::string::npos);  // no phase-1 option set: nothing to warn of
+
+  // Phase-1 options that differ from the generator's do nothing there: the run says so.
+  Run w = sparsead({"train",
+                    "--data",
+                    d / "ds",
+                    "--out",
+                    d / "run_mask2",
+                    "--set",
+                    "image_size=32",
+                    "width=4",
+                    "lr_schedule_g=cosine",
+                    "lr_g=0.001",
+                    "lr_s=0.002",
+                    "--batch",
+                    "4",
+                    "--epochs-seg",
+                    "1",
+                    "--mode",
+                    "mask-supervised",
+                    "--quiet",
+                    "--device",
+                    "cpu",
+                    "--init-generator",
+                    run + "/model.safetensors"});
+  INFO(w.err);
+  CHECK(w.rc == 0);
+  CHECK(w.err.find("skips phase 1, so these settings do nothing: lr_g 0.001 (its generator: 2e-04), lr_schedule_g "
+                   "\"cosine\" (its generator: \"constant\")") != std::string::npos);
+  CHECK(w.err.find("lr_s 0.002") == std::string::npos);  // a phase-2 option is not named
 }
 
 namespace {
