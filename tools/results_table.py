@@ -152,7 +152,10 @@ def settings(g):
 
 # Binaries whose training was checked to give the same bits (a demo-sized run: equal model
 # tensors and logs), so that their runs compare without numeric noise between them.
-SAME_NUMERICS = {"12d31a2": "3e32cf1"}
+# 9907e13 (the lr_schedule lever's build, constant schedule) against e449bca (439376f's tree,
+# score_reference=mean): S = 32, w = 4, 60 + 40 steps, 2026-12-06: the same model tensors,
+# thresholds and log.
+SAME_NUMERICS = {"12d31a2": "3e32cf1", "9907e13": "e449bca"}
 
 
 def numerics(r):
