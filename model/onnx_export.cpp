@@ -178,7 +178,7 @@ class Builder {
   onnx::Graph g_;
 };
 
-std::string postprocess_text(const Config& c, bool segmenter) {
+std::string postprocess_text(const Config& c, bool segmenter, bool reference) {
   const int box = image_score_box_side(c.image_size);
   char score[512];
   if (segmenter && c.image_score == ImageScore::Lse)
@@ -186,11 +186,11 @@ std::string postprocess_text(const Config& c, bool segmenter) {
                   c.score_temperature);
   else
     std::snprintf(score, sizeof score, "the maximum of the box-filtered map");
-  char buf[1536];
+  char buf[2048];
   std::snprintf(
       buf, sizeof buf,
       "raw = %s. 1) Smooth raw with a Gaussian of sigma %g, separable, 2 r + 1 taps with r = max(1, ceil(3 sigma)) "
-      "normalised to sum 1 (%s). 2) Box-filter the smoothed map with a "
+      "normalised to sum 1 (%s). %s2) Box-filter the smoothed map with a "
       "%d x %d box, stride 1, each output the mean of the box's pixels inside the map. 3) Image score s: "
       "%s%s. 4) Normalised score: clamp((s - image_threshold) / max(image_score_max - image_score_min, "
       "1e-6) + 0.5, 0, 1); an image is defective at >= 0.5. 5) Displayed map: %s, normalised per pixel "
@@ -198,6 +198,9 @@ std::string postprocess_text(const Config& c, bool segmenter) {
       segmenter ? "the segmenter's logits l" : "the residual evidence r", segmenter ? c.map_sigma : c.residual_sigma,
       segmenter && c.map_border == MapBorder::Inside ? "border: only the taps inside the map, renormalised"
                                                      : "zero padding",
+      reference ? "1b) Subtract the graph's constant output score_reference (S x S), per position, from the smoothed "
+                  "map; the displayed map (5) stays the unsubtracted one. "
+                : "",
       box, box, score,
       c.tiled() ? "; tile model: on the stitched map, the largest over the grid's windows of this score "
                   "taken within each window"
@@ -210,9 +213,6 @@ std::string postprocess_text(const Config& c, bool segmenter) {
 
 std::string onnx_model(AnomalyModel& model, const std::string& source) {
   const Config& c = model.config();
-  SAD_CHECK(c.score_reference == ScoreReference::None, source,
-            ": onnx export does not carry score_reference=mean's reference map yet; export a model trained with "
-            "score_reference=none");
   Builder b(model);
   onnx::Graph& g = b.graph();
   const int64_t s = c.image_size, ch = c.channels;
@@ -224,13 +224,17 @@ std::string onnx_model(AnomalyModel& model, const std::string& source) {
   g.output(raw, "raw", {-1, 1, s, s},
            model.has_segmenter() ? "the segmenter's logits l" : "the residual evidence r (unsmoothed)");
   g.output(xr, "reconstruction", {-1, ch, s, s}, "G's reconstruction in [-1, 1]");
+  if (model.score_reference().defined())
+    g.output(g.initializer("score_reference_map", model.score_reference()), "score_reference", {s, s},
+             "score_reference=mean: the per-position mean of the clean held-out images' smoothed maps, subtracted "
+             "from each smoothed map before its image score (sparsead.postprocess, step 1b)");
 
   std::vector<std::pair<std::string, std::string>> meta = {
       {"sparsead.source", source},
       {"sparsead.build", build_commit()},
       {"sparsead.mode", enum_name(c.mode)},
       {"sparsead.config", c.to_json().dump()},
-      {"sparsead.postprocess", postprocess_text(c, model.has_segmenter())},
+      {"sparsead.postprocess", postprocess_text(c, model.has_segmenter(), model.score_reference().defined())},
   };
   if (c.tiled()) {
     char buf[768];

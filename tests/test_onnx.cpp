@@ -50,6 +50,16 @@ std::string random_model(const TempDir& d, const std::string& name, const std::f
     }
     Tensor(t).copy_from(Tensor::from_vector(v, t.shape()));
   }
+  if (c.score_reference == ScoreReference::Mean) {
+    // A reference with structure (a ramp plus noise of the logits' scale): subtracting it
+    // changes which window holds the largest score.
+    std::vector<float> r(static_cast<size_t>(c.image_size * c.image_size));
+    for (size_t i = 0; i < r.size(); ++i)
+      r[i] = static_cast<float>(3.0 * static_cast<double>(i % static_cast<size_t>(c.image_size)) /
+                                    static_cast<double>(c.image_size) +
+                                rng.uniform(-1.0, 1.0));
+    m.set_score_reference(Tensor::from_vector(r, {c.image_size, c.image_size}));
+  }
   const std::string path = d / name;
   m.save(path);
   return path;
@@ -141,6 +151,13 @@ TEST_CASE("onnx export: ONNX Runtime runs the graph to within 1e-4 of sparsead's
          c.mode = Mode::Residual;
          c.residual_kind = ResidualKind::L1;
        }},
+      {"gray, sparse-kl with score_reference=mean, S 64",
+       [](Config& c) {
+         c.image_size = 64;
+         c.width = 8;
+         c.channels = 1;
+         c.score_reference = ScoreReference::Mean;
+       }},
       {"tile model, mask-supervised, S 64",
        [](Config& c) {
          c.image_size = 64;
@@ -175,5 +192,7 @@ TEST_CASE("onnx export: ONNX Runtime runs the graph to within 1e-4 of sparsead's
     // A tile model is also checked whole: a stitched image through tools/onnx_stitch.py.
     CHECK(j.get("tiled_map_diff", "check").is_null() == !cs.tiled);
     CHECK(j.get("tiled_score_rel_diff", "check").is_null() == !cs.tiled);
+    CHECK(j.get("score_reference", "check").as_bool() ==
+          (std::string(cs.name).find("score_reference") != std::string::npos));
   }
 }

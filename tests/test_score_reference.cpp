@@ -213,9 +213,20 @@ TEST_CASE("score_reference: training computes it from the held-out images and th
   CHECK(i.out.find("network tensors") != std::string::npos);
 }
 
-TEST_CASE("score_reference: onnx export refuses a model with a reference it cannot carry yet") {
+TEST_CASE("score_reference: onnx export carries the reference as a constant output and says where it goes") {
   AnomalyModel m(small_config(ScoreReference::Mean));
   m.init(3);
-  m.set_score_reference(Tensor::zeros({32, 32}));
-  CHECK_THROWS_WITH_AS(onnx_model(m, "m.safetensors"), doctest::Contains("score_reference=mean"), Error);
+  m.set_score_reference(Tensor::full({32, 32}, 0.625f));
+  const std::string bytes = onnx_model(m, "m.safetensors");
+  CHECK(bytes.find("score_reference_map") != std::string::npos);  // the initializer
+  CHECK(bytes.find("1b) Subtract the graph's constant output score_reference") != std::string::npos);
+  // Its 1024 values, as float32 little-endian (0.625 = 0x3F200000), in the initializer.
+  std::string run;
+  for (int i = 0; i < 32 * 32; ++i) run += std::string("\x00\x00\x20\x3f", 4);
+  CHECK(bytes.find(run) != std::string::npos);
+  AnomalyModel plain(small_config(ScoreReference::None));
+  plain.init(3);
+  const std::string pb = onnx_model(plain, "p.safetensors");
+  CHECK(pb.find("score_reference_map") == std::string::npos);
+  CHECK(pb.find("1b) Subtract") == std::string::npos);
 }

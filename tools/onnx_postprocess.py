@@ -66,13 +66,17 @@ def window_score(v, lse, t):
     return float(top + t * math.log(np.exp((v - top) / t).mean()))
 
 
-def image_score(raw_hw, config, tiled=False):
-    """The raw image score of one (H, W) raw map (a stitched map when tiled)."""
+def image_score(raw_hw, config, tiled=False, reference=None):
+    """The raw image score of one (H, W) raw map (a stitched map when tiled). reference: the
+    graph's score_reference output (score_reference=mean models), subtracted from the
+    smoothed map (step 1b of sparsead.postprocess)."""
     segmenter = config["mode"] != "residual"
     sigma = config["map_sigma"] if segmenter else config["residual_sigma"]
     m = raw_hw.astype(np.float64)
     if sigma > 0:
         m = gaussian_blur(m, sigma, segmenter and config["map_border"] == "inside")
+    if reference is not None:
+        m = m - reference.astype(np.float64)
     s = config["image_size"]
     k = s // 16 + 1
     k += 1 - k % 2
