@@ -75,14 +75,6 @@ TrainResult run_tiny(const std::string& ds, const std::string& out, double ema, 
   return test::train_quietly(ds, out, c, stop, resume);
 }
 
-// A model file's tensors whose names start with prefix ("G." or "S.").
-std::map<std::string, std::vector<float>> tensors_of(const std::string& model_path, const std::string& prefix) {
-  std::map<std::string, std::vector<float>> g;
-  for (auto& [name, t] : load_safetensors(model_path).tensors)
-    if (name.rfind(prefix, 0) == 0) g[name] = t.to_vector();
-  return g;
-}
-
 }  // namespace
 
 TEST_CASE("ema: a run stopped at every step and resumed equals the uninterrupted run and differs from no average") {
@@ -111,11 +103,12 @@ TEST_CASE("ema: a run stopped at every step and resumed equals the uninterrupted
   const std::string off = tmp.path().string() + "/off", g_only = tmp.path().string() + "/g-only";
   REQUIRE(run_tiny(ds, off, 0.0).completed);
   REQUIRE(run_tiny(ds, g_only, 0.9).completed);
-  const auto avg = tensors_of(full + "/model.safetensors", "G."), none = tensors_of(off + "/model.safetensors", "G.");
+  const auto avg = test::tensors_of(full + "/model.safetensors", "G."),
+             none = test::tensors_of(off + "/model.safetensors", "G.");
   REQUIRE(avg.size() == none.size());
   CHECK(avg != none);
-  CHECK(tensors_of(g_only + "/model.safetensors", "G.") == avg);
-  CHECK(tensors_of(g_only + "/model.safetensors", "S.") != tensors_of(full + "/model.safetensors", "S."));
+  CHECK(test::tensors_of(g_only + "/model.safetensors", "G.") == avg);
+  CHECK(test::tensors_of(g_only + "/model.safetensors", "S.") != test::tensors_of(full + "/model.safetensors", "S."));
 }
 
 TEST_CASE("ema: a decay of 1 or below 0 is refused by name") {

@@ -49,13 +49,6 @@ TrainResult run_tiny(const std::string& ds, const std::string& out, LrSchedule g
   return test::train_quietly(ds, out, c, stop, resume);
 }
 
-std::map<std::string, std::vector<float>> tensors_of(const std::string& model_path, const std::string& prefix) {
-  std::map<std::string, std::vector<float>> m;
-  for (auto& [name, t] : load_safetensors(model_path).tensors)
-    if (name.rfind(prefix, 0) == 0) m[name] = t.to_vector();
-  return m;
-}
-
 }  // namespace
 
 TEST_CASE("lr_schedule: each schedule changes its own phase and a stopped and resumed run equals the whole one") {
@@ -68,19 +61,21 @@ TEST_CASE("lr_schedule: each schedule changes its own phase and a stopped and re
   REQUIRE(run_tiny(ds, dir + "/s", C, K).completed);
   const std::string m_const = dir + "/const/model.safetensors", m_g = dir + "/g/model.safetensors",
                     m_s = dir + "/s/model.safetensors";
-  CHECK(tensors_of(m_g, "G.") != tensors_of(m_const, "G."));
-  CHECK(tensors_of(m_s, "G.") == tensors_of(m_const, "G."));
-  CHECK(tensors_of(m_s, "S.") != tensors_of(m_const, "S."));
+  CHECK(test::tensors_of(m_g, "G.") != test::tensors_of(m_const, "G."));
+  CHECK(test::tensors_of(m_s, "G.") == test::tensors_of(m_const, "G."));
+  CHECK(test::tensors_of(m_s, "S.") != test::tensors_of(m_const, "S."));
 
   // A one-step phase 1 takes its only step at the full rate: cosine equals constant there
   // (the schedule is not a step early). A two-step one takes its second at half the rate:
   // cosine differs (nor is it a step late).
   REQUIRE(run_tiny(ds, dir + "/const1", C, C, 1).completed);
   REQUIRE(run_tiny(ds, dir + "/g1", K, C, 1).completed);
-  CHECK(tensors_of(dir + "/g1/model.safetensors", "G.") == tensors_of(dir + "/const1/model.safetensors", "G."));
+  CHECK(test::tensors_of(dir + "/g1/model.safetensors", "G.") ==
+        test::tensors_of(dir + "/const1/model.safetensors", "G."));
   REQUIRE(run_tiny(ds, dir + "/const2", C, C, 2).completed);
   REQUIRE(run_tiny(ds, dir + "/g2", K, C, 2).completed);
-  CHECK(tensors_of(dir + "/g2/model.safetensors", "G.") != tensors_of(dir + "/const2/model.safetensors", "G."));
+  CHECK(test::tensors_of(dir + "/g2/model.safetensors", "G.") !=
+        test::tensors_of(dir + "/const2/model.safetensors", "G."));
 
   // Stopped after every step and resumed: the schedule continues from the step.
   std::atomic<bool> stop{true};

@@ -2,9 +2,12 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
+#include "layers/safetensors.h"
 #include "model/trainer.h"
 
 namespace sad::test {
@@ -21,6 +24,14 @@ inline TrainResult train_quietly(const std::string& ds, const std::string& out, 
   o.stop = stop;
   o.resume = resume;
   return train(o);
+}
+
+// A model file's tensors whose names start with prefix ("G." or "S."), by name.
+inline std::map<std::string, std::vector<float>> tensors_of(const std::string& model_path, const std::string& prefix) {
+  std::map<std::string, std::vector<float>> m;
+  for (auto& [name, t] : load_safetensors(model_path).tensors)
+    if (name.rfind(prefix, 0) == 0) m[name] = t.to_vector();
+  return m;
 }
 
 }  // namespace sad::test
