@@ -86,15 +86,23 @@ inline std::string png_header(uint32_t w, uint32_t h) {
   return hdr;
 }
 
-// An untrained model file of the tiny set's shape with one change applied to its config
-// or its tensors before saving.
-inline std::string model_file(const TempDir& d, const std::string& name, const std::function<void(Config&)>& edit_cfg,
-                              const std::string& nan_tensor = "") {
+// The finalised config of an untrained model of the tiny set's shape (S 32, w 4, RGB). An
+// untrained model has no score reference to store, so score_reference is none.
+inline Config untrained_config() {
   Config c;
   c.image_size = 32;
   c.width = 4;
   c.channels = 3;
+  c.set("score_reference", "none");
   c.finalise();
+  return c;
+}
+
+// An untrained model file of the tiny set's shape with one change applied to its config
+// or its tensors before saving.
+inline std::string model_file(const TempDir& d, const std::string& name, const std::function<void(Config&)>& edit_cfg,
+                              const std::string& nan_tensor = "") {
+  Config c = untrained_config();
   edit_cfg(c);
   AnomalyModel m(c);
   m.init(1);

@@ -147,11 +147,7 @@ TEST_CASE("cli bad input: truncated image") {
   CHECK(sparsead({"train", "--data", ds, "--out", d / "run"}).err.find("truncated") != std::string::npos);
   // The same file among the test images refuses `test` before anything is written.
   fs::rename(cut, ds + "/test/good/zz_cut.png");
-  Config cfg;
-  cfg.image_size = 32;
-  cfg.width = 4;
-  cfg.channels = 3;
-  cfg.finalise();
+  const Config cfg = untrained_config();
   AnomalyModel m(cfg);
   m.init(1);
   m.save(d / "m.safetensors");
@@ -218,11 +214,7 @@ TEST_CASE("cli bad input: model file from another config") {
   TempDir d("cli");
   const std::string ds = tiny_dataset(d);
   // G and S tensors of width 4 under a config that says width 8.
-  Config small;
-  small.image_size = 32;
-  small.width = 4;
-  small.channels = 3;
-  small.finalise();
+  const Config small = untrained_config();
   AnomalyModel m(small);
   m.init(1);
   Config other = small;
@@ -255,11 +247,7 @@ TEST_CASE("cli bad input: oversize image") {
   CHECK(sparsead({"train", "--data", ds, "--out", d / "run"}).err.find("exceeds the limit of 20000") !=
         std::string::npos);
   // predict refuses it too, before its output directory exists.
-  Config cfg;
-  cfg.image_size = 32;
-  cfg.width = 4;
-  cfg.channels = 3;
-  cfg.finalise();
+  const Config cfg = untrained_config();
   AnomalyModel m(cfg);
   m.init(1);
   m.save(d / "m.safetensors");
@@ -388,7 +376,8 @@ TEST_CASE("cli end to end: synth train test predict info on a tiny set") {
   const Run plain_info = sparsead({"info", "--model", run + "/model.safetensors"});
   CHECK(plain_info.out.find("residual_kind") != std::string::npos);
   CHECK(plain_info.out.find("network tensors") != std::string::npos);
-  CHECK(plain_info.out.find("  score reference:") == std::string::npos);  // none without score_reference=mean
+  // score_reference=mean is the default on whole images: the run stores a map, and info counts it.
+  CHECK(plain_info.out.find("  score reference: 1024 values") != std::string::npos);
 
   // Phase 1 shared with another mode: the second run starts from this generator.
   Run m = sparsead({"train", "--data", d / "ds", "--out", d / "run_mask", "--set", "image_size=32", "width=4",

@@ -43,8 +43,8 @@ TrainResult run_tiny(const std::string& ds, const std::string& out, LrSchedule g
   Config c;
   c.image_size = 32, c.width = 4, c.batch = 4, c.seed = 7, c.channels = 1, c.val_fraction = 0.2;
   c.steps_gan = steps_gan, c.steps_seg = 3;
-  c.lr_schedule_g = g;
-  c.lr_schedule_s = s;
+  c.set("lr_schedule_g", enum_name(g));  // set, so finalise() keeps them
+  c.set("lr_schedule_s", enum_name(s));
   c.finalise();
   return test::train_quietly(ds, out, c, stop, resume);
 }

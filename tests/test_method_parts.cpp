@@ -187,6 +187,54 @@ TEST_CASE("config: weak_labels=false defaults to beta_kl 10 and rho 0.02") {
   }
 }
 
+// docs/RESULTS.md made two levers the defaults of a new training; a config read from a model
+// file keeps what it holds, and one written before the keys existed reads METHOD.md's values.
+TEST_CASE("config: new trainings default to a cosine lr_s and score_reference=mean on whole images") {
+  SUBCASE("whole images: both levers on") {
+    Config c;
+    c.finalise();
+    CHECK(c.lr_schedule_s == LrSchedule::Cosine);
+    CHECK(c.score_reference == ScoreReference::Mean);
+    CHECK(c.lr_schedule_g == LrSchedule::Constant);  // phase 1 keeps METHOD.md's constant rate
+  }
+  SUBCASE("tiles: no reference (it needs whole images) and the cosine rate") {
+    Config c;
+    c.set("tile_scale", "0.5");
+    c.finalise();
+    CHECK(c.score_reference == ScoreReference::None);
+    CHECK(c.lr_schedule_s == LrSchedule::Cosine);
+  }
+  SUBCASE("values set explicitly stay, METHOD.md's included") {
+    Config c;
+    c.set("lr_schedule_s", "constant");
+    c.set("score_reference", "none");
+    c.finalise();
+    CHECK(c.lr_schedule_s == LrSchedule::Constant);
+    CHECK(c.score_reference == ScoreReference::None);
+    Config t;
+    t.set("tile_scale", "0.5");
+    t.set("score_reference", "mean");
+    CHECK_THROWS_WITH_AS(t.finalise(), doctest::Contains("score_reference=mean works on whole images only"), Error);
+  }
+  SUBCASE("a stored config keeps its values and one without the keys reads METHOD.md's") {
+    Config c;
+    c.set("lr_schedule_s", "constant");
+    c.set("score_reference", "none");
+    c.finalise();
+    Config back = Config::from_json(c.to_json(), "test");
+    back.finalise();
+    CHECK(back.lr_schedule_s == LrSchedule::Constant);
+    CHECK(back.score_reference == ScoreReference::None);
+    Json old = c.to_json();
+    Json pruned = Json::object();
+    for (const auto& [key, value] : old.as_object())
+      if (key != "lr_schedule_s" && key != "score_reference") pruned.set(key, value);
+    const Config older = Config::from_json(pruned, "old.safetensors");
+    CHECK(older.lr_schedule_s == LrSchedule::Constant);
+    CHECK(older.score_reference == ScoreReference::None);
+  }
+}
+
 // Every named choice (mode, preset, residual_kind, image_score, map_border): each name goes
 // in through --set and comes back out of the JSON, and a bad name is refused, naming the
 // option and listing the choices.

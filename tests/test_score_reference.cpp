@@ -26,7 +26,7 @@ Config small_config(ScoreReference ref) {
   c.batch = 4;
   c.channels = 1;
   c.seed = 3;
-  c.score_reference = ref;
+  c.set("score_reference", enum_name(ref));  // set, so finalise() keeps it
   c.finalise();
   return c;
 }
