@@ -19,6 +19,7 @@
 #   --bin PATH    the binary (default build-cpu/sparsead; built when missing)
 #   --background  detach with nohup, log to WORK/eval-real.log, print the PID and exit
 #   --dry-run     print each run's commands and state, run nothing
+#   --self-test   check the commands a dry run prints (on an empty folder as the set), then exit
 #   -- ARGS       passed to every `sparsead train` (e.g. -- --set rho=0.05), recorded in the JSON
 # Relative paths are relative to the repository root.
 #
@@ -34,6 +35,38 @@ sets="mtd,kolektorsdd,mtd40" modes="sparse-kl,residual" seeds="0" work="runs/eva
 bin="build-cpu/sparsead" background=0 dry=0 extra=() self_args=()
 die() { echo "eval-real: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+
+# --self-test: the train commands of a dry run, on an empty folder as the set. Each mode gets
+# exactly one --init-generator: sparse-kl the one given among the extra arguments, the others
+# the sparse-kl run's; a resumed run none. Prints PASS, or FAIL with the line at fault.
+self_test() {
+  local t out line n ok=1 g
+  t="$(mktemp -d)"
+  mkdir -p "$t/set"
+  g="$t/given.safetensors"
+  expect() {  # expect MODE HOW COUNT PATTERN: MODE's train line, run HOW, has COUNT flags and PATTERN
+    line="$(grep -F "] set $1 seed 0: train ($2)" <<<"$out" || true)"
+    n="$(grep -o -- '--init-generator' <<<"$line" | wc -l || true)"
+    if [[ -z "$line" || "$n" != "$3" || "$line" != *"$4"* ]]; then
+      echo "FAIL $1 ($2): want $3 --init-generator and '$4' in: ${line:-(no line)}"
+      ok=0
+    fi
+  }
+  out="$("$0" --dry-run --sets "$t/set" --modes sparse-kl,residual,mask-supervised --work "$t/work" \
+    --tag selftest -- --init-generator "$g" --set rho=0.05 2>&1)"
+  expect sparse-kl fresh 1 "--init-generator $g --set rho=0.05"
+  expect residual fresh 1 "--init-generator $t/work/set-sparse-kl-s0-selftest/model.safetensors --set rho=0.05"
+  expect mask-supervised fresh 1 "--init-generator $t/work/set-sparse-kl-s0-selftest/model.safetensors"
+  mkdir -p "$t/work/set-residual-s0-selftest" "$t/work/set-sparse-kl-s0-selftest"
+  touch "$t/work/set-residual-s0-selftest/checkpoint.safetensors" "$t/work/set-sparse-kl-s0-selftest/checkpoint.safetensors"
+  out="$("$0" --dry-run --sets "$t/set" --modes sparse-kl,residual --work "$t/work" --tag selftest \
+    -- --init-generator "$g" --set rho=0.05 2>&1)"
+  expect sparse-kl resume 0 "--resume --set rho=0.05"
+  expect residual resume 0 "--resume --set rho=0.05"
+  rm -rf "$t"
+  if ((ok)); then echo PASS; else return 1; fi
+}
+[[ "${1:-}" == --self-test ]] && { self_test; exit; }
 while (($#)); do
   case "$1" in
     --sets | --modes | --seeds | --work | --tag | --bin)
@@ -199,11 +232,15 @@ for entry in "${plan[@]}"; do
     how="fresh"
     [[ "$mode" == sparse-kl ]] || cmd+=(--init-generator "$gen")
   fi
-  # A resumed run keeps its generator in the checkpoint, and train refuses --init-generator
-  # with --resume: drop one given among the extra arguments (a segmenter-only lever's).
+  # An --init-generator among the extra arguments (a segmenter-only lever's) is sparse-kl's
+  # alone: a resumed run keeps its generator in the checkpoint, the other modes take the
+  # sparse-kl run's (the same G) above, and train refuses the flag twice or with --resume.
   i=0
   while ((i < ${#extra[@]})); do
-    if [[ "$how" == resume && "${extra[i]}" == --init-generator ]]; then i=$((i + 2)); continue; fi
+    if [[ "${extra[i]}" == --init-generator && ("$how" == resume || "$mode" != sparse-kl) ]]; then
+      i=$((i + 2))
+      continue
+    fi
     cmd+=("${extra[i]}")
     i=$((i + 1))
   done
