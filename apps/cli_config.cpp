@@ -102,8 +102,9 @@ std::vector<VerbSpec> make_specs() {
                              "set any option; repeatable, and takes several: --set rho=0.05 width=8", true},
                             {"--resume", "", "continue the interrupted run in RUN from its checkpoint"},
                             {"--init-generator", "MODEL",
-                             "start from MODEL's generator and skip phase 1 (shares it between modes); MODEL is a "
-                             "model file or the checkpoint.safetensors of a run past phase 1"},
+                             "start from MODEL's generator and skip phase 1 (shares it between modes; the new "
+                             "model records MODEL's phase-1 settings); MODEL is a model file or the "
+                             "checkpoint.safetensors of a run past phase 1"},
                         },
                         runtime_flags("no progress bar: one line per epoch"))),
                config_keys_epilog() +

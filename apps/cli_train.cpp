@@ -124,6 +124,22 @@ class BarProgress final : public TrainProgress {
   std::unique_ptr<ProgressBar> bar_;
 };
 
+// The options among `keys` that `given` sets explicitly (preset too when `preset_given`, a
+// flag of its own) to values other than `stored`'s, as "key value (LABEL: stored value)",
+// comma separated; empty when they agree.
+std::string explicit_differences(const Config& given, const Config& stored, const std::vector<std::string>& keys,
+                                 const std::string& label, bool preset_given = false) {
+  const Json g = given.to_json(), s = stored.to_json();
+  std::string diff;
+  for (const std::string& key : keys) {
+    if (!given.explicit_keys.count(key) && !(key == "preset" && preset_given)) continue;
+    const Json *mine = g.find(key), *theirs = s.find(key);
+    if (mine && theirs && !(*mine == *theirs))
+      diff += (diff.empty() ? "" : ", ") + key + " " + mine->dump() + " (" + label + ": " + theirs->dump() + ")";
+  }
+  return diff;
+}
+
 // --init-generator: the model file (or a checkpoint past phase 1) must be readable and its
 // generator must fit this run.
 // Returns a warning (empty: none) naming the phase-1 options set explicitly to values other
@@ -140,19 +156,10 @@ std::string check_init_generator(const std::string& path, const Config& cfg) {
                 std::to_string(cfg.width) + ", channels " + std::to_string(cfg.channels));
   // Every tensor's name and shape, as the trainer will load them.
   Generator(net_config(cfg)).load_state(src.state, "--init-generator '" + path + "'");
-  static const char* const phase1_keys[] = {"steps_gan", "epochs_gan", "l_mse",     "l_ssim", "l_adv",        "lr_g",
-                                            "lr_d",      "gan_beta1",  "gan_beta2", "ema_g",  "lr_schedule_g"};
-  const Json mine = cfg.to_json(), theirs = g.to_json();
-  std::string ignored;
-  for (const char* k : phase1_keys) {
-    const Json* t = theirs.find(k);
-    const Json* m = mine.find(k);
-    if (cfg.explicit_keys.count(k) && m && t && !(*m == *t))
-      ignored +=
-          (ignored.empty() ? "" : ", ") + std::string(k) + " " + m->dump() + " (its generator: " + t->dump() + ")";
-  }
+  const std::string ignored = explicit_differences(cfg, g, Config::phase1_keys(), "its generator");
   if (ignored.empty()) return "";
-  return "--init-generator '" + path + "' skips phase 1, so these settings do nothing: " + ignored;
+  return "--init-generator '" + path + "' skips phase 1, so these settings do nothing (the model records its " +
+         "generator's): " + ignored;
 }
 
 // --resume: the run continues with the settings stored in its checkpoint. Options the
@@ -168,15 +175,9 @@ Config resume_config(const std::string& run, const Config& given, bool preset_gi
   auto it = f.metadata.find("config");
   if (it == f.metadata.end()) throw Error("--resume: '" + ckpt + "' holds no config (not a sparsead checkpoint)");
   Config saved = Config::from_json(Json::parse(it->second), ckpt);
-  const Json s = saved.to_json(), g = given.to_json();
-  std::string diff;
-  for (const auto& [key, value] : g.as_object()) {
-    const bool explicit_key = given.explicit_keys.count(key) || (key == "preset" && preset_given);
-    if (!explicit_key || key == "channels") continue;
-    const Json* old = s.find(key);
-    if (old && !(*old == value))
-      diff += (diff.empty() ? "" : ", ") + key + " " + value.dump() + " (run: " + old->dump() + ")";
-  }
+  std::vector<std::string> keys = Config::keys();
+  std::erase(keys, "channels");  // 0 (from the data) on the command line, the data's count in the run
+  const std::string diff = explicit_differences(given, saved, keys, "run", preset_given);
   if (!diff.empty()) throw UsageError("--resume: settings differ from the interrupted run in '" + run + "': " + diff);
   return saved;
 }

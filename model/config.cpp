@@ -20,7 +20,9 @@ using FieldPtr = std::variant<int64_t Config::*, double Config::*, bool Config::
 struct Field {
   const char* key;
   FieldPtr ptr;
+  bool phase1 = false;  // read by phase 1 (G and D) alone: a run from --init-generator skips it
 };
+constexpr bool kPhase1 = true;
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
@@ -31,9 +33,9 @@ const std::vector<Field>& fields() {
       {"batch", &Config::batch},
       {"mode", &Config::mode},
       {"seed", &Config::seed},
-      {"steps_gan", &Config::steps_gan},
+      {"steps_gan", &Config::steps_gan, kPhase1},
       {"steps_seg", &Config::steps_seg},
-      {"epochs_gan", &Config::epochs_gan},
+      {"epochs_gan", &Config::epochs_gan, kPhase1},
       {"epochs_seg", &Config::epochs_seg},
       {"tile_scale", &Config::tile_scale},
       {"tile_stride", &Config::tile_stride},
@@ -42,15 +44,15 @@ const std::vector<Field>& fields() {
       {"p_crack", &Config::p_crack},
       {"p_uneven", &Config::p_uneven},
       {"augment", &Config::augment},
-      {"l_mse", &Config::l_mse},
-      {"l_ssim", &Config::l_ssim},
-      {"l_adv", &Config::l_adv},
-      {"lr_g", &Config::lr_g},
-      {"lr_d", &Config::lr_d},
-      {"ema_g", &Config::ema_g},
-      {"lr_schedule_g", &Config::lr_schedule_g},
-      {"gan_beta1", &Config::gan_beta1},
-      {"gan_beta2", &Config::gan_beta2},
+      {"l_mse", &Config::l_mse, kPhase1},
+      {"l_ssim", &Config::l_ssim, kPhase1},
+      {"l_adv", &Config::l_adv, kPhase1},
+      {"lr_g", &Config::lr_g, kPhase1},
+      {"lr_d", &Config::lr_d, kPhase1},
+      {"ema_g", &Config::ema_g, kPhase1},
+      {"lr_schedule_g", &Config::lr_schedule_g, kPhase1},
+      {"gan_beta1", &Config::gan_beta1, kPhase1},
+      {"gan_beta2", &Config::gan_beta2, kPhase1},
       {"rho", &Config::rho},
       {"beta_kl", &Config::beta_kl},
       {"lambda_fit", &Config::lambda_fit},
@@ -315,6 +317,18 @@ std::vector<std::string> Config::keys() {
   std::vector<std::string> k;
   for (const Field& f : fields()) k.push_back(f.key);
   return k;
+}
+
+std::vector<std::string> Config::phase1_keys() {
+  std::vector<std::string> k;
+  for (const Field& f : fields())
+    if (f.phase1) k.push_back(f.key);
+  return k;
+}
+
+void Config::adopt_phase1(const Config& generator) {
+  for (const Field& f : fields())
+    if (f.phase1) std::visit([&](auto ptr) { this->*ptr = generator.*ptr; }, f.ptr);
 }
 
 }  // namespace sad

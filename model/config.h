@@ -231,6 +231,11 @@ struct Config {
   static Config from_json(const Json& j, const std::string& source);
   // All option names (for --help and error hints).
   static std::vector<std::string> keys();
+  // The options phase 1 (G and D) alone reads: budgets, losses, rates, EMA, schedule.
+  static std::vector<std::string> phase1_keys();
+  // Copies those options from the config a generator was trained with: a run that starts
+  // from --init-generator skips phase 1, and its model file records the phase 1 its G had.
+  void adopt_phase1(const Config& generator);
 };
 
 }  // namespace sad

@@ -526,6 +526,10 @@ TrainResult Trainer::run() {
               opt_.init_generator, ": its generator has S=", sc.image_size, " w=", sc.width, " C=", sc.channels,
               ", this run needs S=", cfg_.image_size, " w=", cfg_.width, " C=", cfg_.channels);
     model_.generator().load_state(src.state, opt_.init_generator);
+    // Phase 1 does not run: the model file records the phase 1 its G had (info shows the
+    // generator's budget and rates, not this run's unused defaults).
+    cfg_.adopt_phase1(sc);
+    model_.config() = cfg_;
     skip_gan = true;
   }
   model_.to(opt_.device);

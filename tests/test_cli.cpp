@@ -413,9 +413,17 @@ TEST_CASE("cli end to end: synth train test predict info on a tiny set") {
                     run + "/model.safetensors"});
   INFO(w.err);
   CHECK(w.rc == 0);
-  CHECK(w.err.find("skips phase 1, so these settings do nothing: lr_g 0.001 (its generator: 2e-04), lr_schedule_g "
-                   "\"cosine\" (its generator: \"constant\")") != std::string::npos);
+  CHECK(w.err.find("skips phase 1, so these settings do nothing (the model records its generator's): lr_g 0.001 "
+                   "(its generator: 2e-04), lr_schedule_g \"cosine\" (its generator: \"constant\")") !=
+        std::string::npos);
   CHECK(w.err.find("lr_s 0.002") == std::string::npos);  // a phase-2 option is not named
+  // The model records the generator's phase 1, and this run's phase 2.
+  const Run wi = sparsead({"info", "--model", d / "run_mask2/model.safetensors", "--json"});
+  REQUIRE(wi.rc == 0);
+  const Json wc = Json::parse(wi.out);
+  CHECK(wc.get_number("lr_g", "info") == 2e-4);
+  CHECK(wc.get_string("lr_schedule_g", "info") == "constant");
+  CHECK(wc.get_number("lr_s", "info") == 0.002);
 }
 
 namespace {

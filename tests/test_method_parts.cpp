@@ -235,6 +235,33 @@ TEST_CASE("config: new trainings default to a cosine lr_s and score_reference=me
   }
 }
 
+// A run from --init-generator records its generator's phase 1. Adding a phase-1 option means
+// adding it here, with a value other than its default.
+TEST_CASE("config: adopt_phase1 copies exactly the options phase 1 reads") {
+  const std::vector<std::pair<std::string, std::string>> phase1 = {
+      {"steps_gan", "123"}, {"epochs_gan", "5"}, {"l_mse", "2"},
+      {"l_ssim", "3"},      {"l_adv", "0.5"},    {"lr_g", "0.01"},
+      {"lr_d", "0.02"},     {"ema_g", "0.9"},    {"lr_schedule_g", "cosine"},
+      {"gan_beta1", "0.1"}, {"gan_beta2", "0.5"}};
+  std::vector<std::string> keys;
+  for (const auto& kv : phase1) keys.push_back(kv.first);
+  CHECK(Config::phase1_keys() == keys);
+  Config run, generator;
+  for (const auto& [k, v] : phase1) generator.set(k, v);
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"rho", "0.1"}, {"lr_s", "0.02"}, {"width", "8"}, {"p_perturb", "0.9"}, {"lr_schedule_s", "cosine"}})
+    generator.set(k, v);
+  const Json before = run.to_json();
+  run.adopt_phase1(generator);
+  const Json after = run.to_json(), g = generator.to_json();
+  for (const auto& [key, value] : after.as_object()) {
+    CAPTURE(key);
+    const bool p1 = std::find(keys.begin(), keys.end(), key) != keys.end();
+    CHECK(value == *(p1 ? g : before).find(key));
+    if (p1) CHECK_FALSE(value == *before.find(key));  // each test value differs from the default
+  }
+}
+
 // Every named choice (mode, preset, residual_kind, image_score, map_border): each name goes
 // in through --set and comes back out of the JSON, and a bad name is refused, naming the
 // option and listing the choices.

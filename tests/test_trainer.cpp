@@ -214,12 +214,22 @@ TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past pha
   o.dataset = data::read_mvtec(ds);
   o.out_dir = root + "/res";
   o.cfg = tiny_config("residual");
+  // Phase-1 settings of this run's own: phase 1 does not run, and the model file records the
+  // generator's instead.
+  o.cfg.epochs_gan = 7, o.cfg.lr_g = 0.01, o.cfg.l_adv = 0.5, o.cfg.lr_schedule_g = LrSchedule::Cosine;
   o.quiet = true;
   o.init_generator = root + "/kl/checkpoint.safetensors";
   REQUIRE(train(o).completed);
-  const std::vector<std::pair<std::string, Tensor>> g_res =
-      AnomalyModel::load(root + "/res/model.safetensors", Device::cpu()).generator().state();
+  AnomalyModel res = AnomalyModel::load(root + "/res/model.safetensors", Device::cpu());
+  const std::vector<std::pair<std::string, Tensor>> g_res = res.generator().state();
   for (size_t i = 0; i < g_model.size(); ++i) CHECK(g_res[i].second.to_vector() == g_model[i].second.to_vector());
+  const Json mine = res.config().to_json(), theirs = from_ckpt.cfg.to_json();
+  for (const std::string& k : Config::phase1_keys()) {
+    CAPTURE(k);
+    CHECK(*mine.find(k) == *theirs.find(k));
+  }
+  CHECK(res.config().epochs_gan == 2);
+  CHECK(res.config().mode == Mode::Residual);  // the run's own settings stay
   // A residual run has no phase 2: its last checkpoint is the one after the last GAN epoch,
   // and its generator is the same phase 1 (same seed).
   REQUIRE(run(ds, root + "/res_own", "residual").completed);
