@@ -57,6 +57,10 @@ Config workload_config(Phase phase, const WorkloadOptions& o) {
 Workload::Workload(Phase phase, const WorkloadOptions& o)
     : phase_(phase), batch_(o.batch), cfg_(workload_config(phase, o)), model_(cfg_) {
   model_.init(o.seed);
+  // A trained sparse-kl model scores against its reference map by default (score_reference):
+  // a zero map times that path, which subtracts it from every smoothed map.
+  if (cfg_.score_reference == ScoreReference::Mean)
+    model_.set_score_reference(Tensor::zeros({cfg_.image_size, cfg_.image_size}));
   if (phase == Phase::Gan) {
     d_ = std::make_shared<Discriminator>(net_config(cfg_));
     Rng rd = Rng::stream(o.seed, {0x44});  // as the trainer seeds D

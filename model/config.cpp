@@ -184,12 +184,15 @@ void Config::finalise() {
   }
   if (!explicit_keys.count("residual_sigma")) residual_sigma = 4.0 * static_cast<double>(image_size) / 256.0;
   if (!explicit_keys.count("map_sigma")) map_sigma = residual_sigma;
-  // Two levers that docs/RESULTS.md's ablation made defaults for new trainings (docs/METHOD_MAP.md,
-  // deviations): S's rate on a cosine schedule, and in whole-image mode the image score against
-  // the normal images' usual map. They are set here, not as the members' initial values, so
-  // that a model file from before these keys existed still reads as what it was trained with.
-  if (!explicit_keys.count("lr_schedule_s")) lr_schedule_s = LrSchedule::Cosine;
-  if (!explicit_keys.count("score_reference")) score_reference = tiled() ? ScoreReference::None : ScoreReference::Mean;
+  // Two levers that docs/RESULTS.md's ablation made defaults for new sparse-kl trainings
+  // (docs/METHOD_MAP.md, deviations): S's rate on a cosine schedule, and in whole-image mode
+  // the image score against the normal images' usual map. The other modes keep METHOD.md's
+  // until they are measured. Set here, not as the members' initial values, so that a model
+  // file from before these keys existed still reads as what it was trained with.
+  const bool kl = mode == Mode::SparseKl;
+  if (!explicit_keys.count("lr_schedule_s")) lr_schedule_s = kl ? LrSchedule::Cosine : LrSchedule::Constant;
+  if (!explicit_keys.count("score_reference"))
+    score_reference = kl && !tiled() ? ScoreReference::Mean : ScoreReference::None;
   // Budgets given twice: a user's mistake (a stored config holds both keys, so not in validate()).
   SAD_CHECK(!(explicit_keys.count("steps_gan") && epochs_gan >= 0), "give steps_gan or epochs_gan, not both");
   SAD_CHECK(!(explicit_keys.count("steps_seg") && epochs_seg >= 0), "give steps_seg or epochs_seg, not both");

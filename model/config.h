@@ -166,7 +166,8 @@ struct Config {
   // replacing S's weights at phase 2's last step, before the final validation.
   double ema_s = 0;
   // A lever (constant: METHOD.md): lr_s's schedule over phase 2's steps, as lr_schedule_g's.
-  // finalise() makes it cosine unless it was set (docs/RESULTS.md: MTD, three seeds; the demo).
+  // finalise() makes it cosine in sparse-kl mode unless it was set (docs/RESULTS.md: MTD,
+  // three seeds; the demo).
   LrSchedule lr_schedule_s = LrSchedule::Constant;
   double focal_gamma = 2.0;  // mask-supervised ablation
   // ---- conventions ----
@@ -190,7 +191,7 @@ struct Config {
   // model file (tensor `score_reference`, S x S): where G errs on every image (MTD: along
   // the border) the map is high on normal images too, and this takes it out of the score.
   // The maps and pixel metrics are unchanged. Whole-image mode only (tile_scale 0).
-  // finalise() makes it mean in whole-image mode unless it was set (docs/RESULTS.md).
+  // finalise() makes it mean in whole-image sparse-kl mode unless it was set (docs/RESULTS.md).
   ScoreReference score_reference = ScoreReference::None;
   double residual_sigma = 2.0;  // residual mode's Gaussian smoothing: 4 at S=256, scaled with S
   // Set by training on the validation images (normalised scores: 0.5 = threshold).
@@ -213,7 +214,7 @@ struct Config {
   // key=value from the command line or a config file; errors name the key.
   void set(const std::string& key, const std::string& value);
   // Derived defaults (weak_labels=false: beta_kl 10, rho 0.02; residual_sigma scaled with S;
-  // lr_schedule_s cosine; score_reference mean on whole images), each unless set, and
+  // sparse-kl: lr_schedule_s cosine, score_reference mean on whole images), each unless set, and
   // validation of every field; call once before training.
   void finalise();
   // The checks of finalise() alone (every field in range), for a config read from a file.

@@ -161,6 +161,10 @@ inline Config golden_config(const Json& settings) {
   c.batch = settings.get_int("batch", "settings");
   if (const Json* m = settings.find("mode")) c.mode = parse_mode(m->as_string());
   if (const Json* w = settings.find("weak_labels")) c.weak_labels = w->as_bool();
+  // METHOD.md's, which the fixtures follow, not the two defaults RESULTS.md chose for new
+  // trainings (no step here reads them; named so that the comment above stays true).
+  c.set("lr_schedule_s", "constant");
+  c.set("score_reference", "none");
   c.finalise();
   return c;
 }

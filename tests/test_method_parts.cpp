@@ -189,7 +189,7 @@ TEST_CASE("config: weak_labels=false defaults to beta_kl 10 and rho 0.02") {
 
 // docs/RESULTS.md made two levers the defaults of a new training; a config read from a model
 // file keeps what it holds, and one written before the keys existed reads METHOD.md's values.
-TEST_CASE("config: new trainings default to a cosine lr_s and score_reference=mean on whole images") {
+TEST_CASE("config: new sparse-kl trainings default to a cosine lr_s and score_reference=mean on whole images") {
   SUBCASE("whole images: both levers on") {
     Config c;
     c.finalise();
@@ -203,6 +203,16 @@ TEST_CASE("config: new trainings default to a cosine lr_s and score_reference=me
     c.finalise();
     CHECK(c.score_reference == ScoreReference::None);
     CHECK(c.lr_schedule_s == LrSchedule::Cosine);
+  }
+  SUBCASE("residual and mask-supervised keep METHOD.md's until measured") {
+    for (const char* mode : {"residual", "mask-supervised"}) {
+      CAPTURE(mode);
+      Config c;
+      c.set("mode", mode);
+      c.finalise();
+      CHECK(c.lr_schedule_s == LrSchedule::Constant);
+      CHECK(c.score_reference == ScoreReference::None);
+    }
   }
   SUBCASE("values set explicitly stay, METHOD.md's included") {
     Config c;

@@ -164,8 +164,15 @@ def numerics(r):
     return SAME_NUMERICS.get(c, c)
 
 
+# Options whose default for a new training left METHOD.md's (68fc504): a run that trained
+# with them on says so whether it was asked for or got them by default, so that rows and
+# their pairings compare what ran.
+NON_METHOD_DEFAULTS = {"lr_schedule_s": "constant", "score_reference": "none"}
+
+
 def set_pairs(r):
-    """The --set k=v pairs of a run's training, as a set of strings."""
+    """The --set k=v pairs of a run's training, as a set of strings, plus the options of
+    NON_METHOD_DEFAULTS that its stored config holds at other values than METHOD.md's."""
     args, out, i = [str(a) for a in (r.get("train_args") or [])], set(), 0
     while i < len(args):
         if args[i] == "--set":
@@ -175,6 +182,10 @@ def set_pairs(r):
                 i += 1
             continue
         i += 1
+    cfg = r.get("config") or {}
+    for key, method in NON_METHOD_DEFAULTS.items():
+        if key in cfg and str(cfg[key]) != method:
+            out.add(f"{key}={cfg[key]}")
     return frozenset(out)
 
 
