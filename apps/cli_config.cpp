@@ -103,8 +103,8 @@ std::vector<VerbSpec> make_specs() {
                             {"--resume", "", "continue the interrupted run in RUN from its checkpoint"},
                             {"--init-generator", "MODEL",
                              "start from MODEL's generator and skip phase 1 (shares it between modes; the new "
-                             "model records MODEL's phase-1 settings); MODEL is a model file or the "
-                             "checkpoint.safetensors of a run past phase 1"},
+                             "model records MODEL's phase-1-only options: budget, losses, rates, EMA, schedule); "
+                             "MODEL is a model file or the checkpoint.safetensors of a run past phase 1"},
                         },
                         runtime_flags("no progress bar: one line per epoch"))),
                config_keys_epilog() +

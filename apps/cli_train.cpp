@@ -177,6 +177,10 @@ Config resume_config(const std::string& run, const Config& given, bool preset_gi
   Config saved = Config::from_json(Json::parse(it->second), ckpt);
   std::vector<std::string> keys = Config::keys();
   std::erase(keys, "channels");  // 0 (from the data) on the command line, the data's count in the run
+  // A run from --init-generator holds its generator's phase-1 options: the command line's
+  // did nothing (train warned so at the start), and repeating them does not stop the resume.
+  if (auto g = f.metadata.find("init_generator"); g != f.metadata.end() && !g->second.empty())
+    for (const std::string& k : Config::phase1_keys()) std::erase(keys, k);
   const std::string diff = explicit_differences(given, saved, keys, "run", preset_given);
   if (!diff.empty()) throw UsageError("--resume: settings differ from the interrupted run in '" + run + "': " + diff);
   return saved;

@@ -388,8 +388,14 @@ void Trainer::load_checkpoint(int64_t& phase, int64_t& step) {
   SafetensorsFile f = load_safetensors(p);
   Config saved = config_from_metadata(f.metadata, p);
   // The run must continue with the same settings and data (thresholds are set at the end);
-  // the binary may have been rebuilt in between, so the commit is not compared.
+  // the binary may have been rebuilt in between, so the commit is not compared. A run from
+  // --init-generator recorded its generator's phase 1 (adopt_phase1), which a resume that
+  // no longer names the generator takes from the checkpoint.
   saved.commit = cfg_.commit;
+  if (auto g = f.metadata.find("init_generator"); g != f.metadata.end() && !g->second.empty()) {
+    cfg_.adopt_phase1(saved);
+    model_.config() = cfg_;
+  }
   Json a = saved.to_json(), b = cfg_.to_json();
   if (a.dump() != b.dump()) {
     // Name the keys that differ (dataset_digest: other training images), not two whole configs.
@@ -556,6 +562,7 @@ TrainResult Trainer::run() {
   else
     print_plan(skip_gan);
   skip_gan = skip_gan || !init_generator_.empty();
+  if (skip_gan) result_.steps_gan = 0;  // phase 1 did not run here (the plan line says whose it was)
   if (skip_gan && phase == kPhaseGan) phase = kPhaseSeg, step = 0;
   if (phase == kPhaseGan) {
     if (step < plan_gan_.total) run_phase(kPhaseGan, step, plan_gan_);

@@ -39,7 +39,9 @@ struct TrainOptions {
   TrainProgress* progress = nullptr;        // null: log lines to stdout, no bar
   const std::atomic<bool>* stop = nullptr;  // set by Ctrl-C: finish the step, checkpoint, return
   // Shares phase 1 between modes: a model file, or the checkpoint of a run that has
-  // finished phase 1, whose G (and config) to start from; phase 1 is then skipped.
+  // finished phase 1, whose G (and config) to start from; phase 1 is then skipped, and the
+  // run records the generator's phase-1 options (Config::adopt_phase1). A resume may leave
+  // it empty: the checkpoint keeps both.
   std::string init_generator;
   // out_dir holds a run that failed before its first checkpoint (our marker, no checkpoint,
   // no model): its files are removed, under the run's lock, and training starts afresh.
@@ -49,7 +51,7 @@ struct TrainOptions {
 struct TrainResult {
   bool completed = false;  // false when stopped early (a checkpoint was written)
   double seconds_gan = 0, seconds_seg = 0;
-  int64_t steps_gan = 0, steps_seg = 0;  // the planned budgets
+  int64_t steps_gan = 0, steps_seg = 0;  // the planned budgets (steps_gan 0: phase 1 skipped, --init-generator)
   std::string model_path;
   std::string alarm;  // the collapse alarm's line; empty when healthy
 };

@@ -431,27 +431,32 @@ std::atomic<int> g_test_sigints{0};
 extern "C" void count_sigint(int) { g_test_sigints.fetch_add(1); }
 }  // namespace
 
-TEST_CASE("cli train: Ctrl-C stops with a checkpoint and --resume finishes the run") {
-  TempDir d("cli");
-  const std::string ds = tiny_dataset(d);
-  const std::string run = d / "run";
-  // A harmless handler of our own, restored by the CLI after training: a signal that
-  // arrives after train() returned cannot kill the test process.
+// `cmd`, a training into `run`, with Ctrl-C as soon as its first checkpoint exists (training
+// is then under way). A harmless handler of our own stands by meanwhile, restored after: a
+// signal that arrives after train() returned cannot kill the test process.
+Run interrupted_training(const std::vector<std::string>& cmd, const std::string& run) {
   struct sigaction sa = {}, old = {};
   sa.sa_handler = count_sigint;
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old);
-  // Ctrl-C as soon as the first epoch's checkpoint exists (training is then under way).
   std::thread interrupter([&] {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (!fs::exists(run + "/checkpoint.safetensors") && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ::kill(::getpid(), SIGINT);
   });
-  Run stopped = sparsead(tiny_train(ds, run, /*epochs_gan=*/6));
+  Run r = sparsead(cmd);
   interrupter.join();
   sigaction(SIGINT, &old, nullptr);
+  return r;
+}
+
+TEST_CASE("cli train: Ctrl-C stops with a checkpoint and --resume finishes the run") {
+  TempDir d("cli");
+  const std::string ds = tiny_dataset(d);
+  const std::string run = d / "run";
+  Run stopped = interrupted_training(tiny_train(ds, run, /*epochs_gan=*/6), run);
   INFO(stopped.err);
   REQUIRE(stopped.rc == 130);
   CHECK(stopped.err.find("--resume") != std::string::npos);
@@ -469,4 +474,34 @@ TEST_CASE("cli train: Ctrl-C stops with a checkpoint and --resume finishes the r
   INFO(resumed.err);
   CHECK(resumed.rc == 0);
   CHECK(fs::exists(run + "/model.safetensors"));
+}
+
+// A run from --init-generator records its generator's phase 1, so the phase-1 options of the
+// command that started it (which did nothing) must not stop its resume; others still must.
+TEST_CASE("cli train: a run from --init-generator resumes with its own command minus the generator") {
+  TempDir d("cli");
+  const std::string ds = tiny_dataset(d);
+  REQUIRE(sparsead(tiny_train(ds, d / "gen", 2)).rc == 0);
+  const std::string run = d / "run";
+  std::vector<std::string> cmd = tiny_train(ds, run, /*epochs_gan=*/6);  // 6: not the generator's 2
+  *(std::find(cmd.begin(), cmd.end(), "--epochs-seg") + 1) = "6";
+  for (const char* a : {"--set", "lr_g=0.001"}) cmd.push_back(a);
+  std::vector<std::string> start = cmd;
+  for (const std::string& a : {std::string("--init-generator"), d / "gen/model.safetensors"}) start.push_back(a);
+  Run stopped = interrupted_training(start, run);
+  INFO(stopped.err);
+  REQUIRE(stopped.rc == 130);
+  CHECK(stopped.err.find("skips phase 1") != std::string::npos);
+  std::vector<std::string> changed = cmd;
+  for (const char* a : {"--set", "lr_s=0.002", "--resume"}) changed.push_back(a);
+  check_refused(sparsead(changed), 2, "lr_s 0.002", "");
+  cmd.push_back("--resume");
+  Run resumed = sparsead(cmd);
+  INFO(resumed.err);
+  REQUIRE(resumed.rc == 0);
+  const Run info = sparsead({"info", "--model", run + "/model.safetensors", "--json"});
+  REQUIRE(info.rc == 0);
+  const Json c = Json::parse(info.out);
+  CHECK(c.get_int("epochs_gan", "info") == 2);  // the generator's
+  CHECK(c.get_number("lr_g", "info") == 2e-4);
 }

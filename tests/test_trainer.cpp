@@ -230,6 +230,33 @@ TEST_CASE("trainer: --init-generator takes a model file or a checkpoint past pha
   }
   CHECK(res.config().epochs_gan == 2);
   CHECK(res.config().mode == Mode::Residual);  // the run's own settings stay
+
+  // Stopped after its first step and resumed without naming the generator (as the CLI
+  // requires), a segmenter run takes its phase 1 from the checkpoint and ends as the
+  // uninterrupted run.
+  auto seg_run = [&](const std::string& out) {
+    TrainOptions t;
+    t.dataset = data::read_mvtec(ds);
+    t.out_dir = root + out;
+    t.cfg = tiny_config("sparse-kl");
+    t.cfg.epochs_gan = 7, t.cfg.lr_g = 0.01;
+    t.quiet = true;
+    t.init_generator = root + "/kl/model.safetensors";
+    return t;
+  };
+  REQUIRE(train(seg_run("/s_whole")).completed);
+  std::atomic<bool> halt{true};
+  TrainOptions part = seg_run("/s_part");
+  part.stop = &halt;
+  REQUIRE_FALSE(train(part).completed);
+  TrainOptions rest = seg_run("/s_part");
+  rest.init_generator.clear();
+  rest.resume = true;
+  const TrainResult done = train(rest);
+  REQUIRE(done.completed);
+  CHECK(done.steps_gan == 0);
+  CHECK(test::tensors_of(root + "/s_part/model.safetensors", "S.") ==
+        test::tensors_of(root + "/s_whole/model.safetensors", "S."));
   // A residual run has no phase 2: its last checkpoint is the one after the last GAN epoch,
   // and its generator is the same phase 1 (same seed).
   REQUIRE(run(ds, root + "/res_own", "residual").completed);
