@@ -40,30 +40,31 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 # exactly one --init-generator: sparse-kl the one given among the extra arguments, the others
 # the sparse-kl run's; a resumed run none. Prints PASS, or FAIL with the line at fault.
 self_test() {
-  local t out line n ok=1 g
+  local t out line n ok=1 g me="$root/scripts/eval-real.sh"
   t="$(mktemp -d)"
+  trap 'rm -rf "$t"' RETURN
   mkdir -p "$t/set"
   g="$t/given.safetensors"
   expect() {  # expect MODE HOW COUNT PATTERN: MODE's train line, run HOW, has COUNT flags and PATTERN
     line="$(grep -F "] set $1 seed 0: train ($2)" <<<"$out" || true)"
     n="$(grep -o -- '--init-generator' <<<"$line" | wc -l || true)"
-    if [[ -z "$line" || "$n" != "$3" || "$line" != *"$4"* ]]; then
+    if [[ -z "$line" || $((n)) -ne $3 || "$line" != *"$4"* ]]; then
       echo "FAIL $1 ($2): want $3 --init-generator and '$4' in: ${line:-(no line)}"
       ok=0
     fi
   }
-  out="$("$0" --dry-run --sets "$t/set" --modes sparse-kl,residual,mask-supervised --work "$t/work" \
-    --tag selftest -- --init-generator "$g" --set rho=0.05 2>&1)"
+  dry() { out="$(bash "$me" --dry-run "$@" 2>&1)" || { echo "FAIL: the dry run exited $?: $out"; ok=0; }; }
+  dry --sets "$t/set" --modes sparse-kl,residual,mask-supervised --work "$t/work" --tag selftest \
+    -- --init-generator "$g" --set rho=0.05
   expect sparse-kl fresh 1 "--init-generator $g --set rho=0.05"
   expect residual fresh 1 "--init-generator $t/work/set-sparse-kl-s0-selftest/model.safetensors --set rho=0.05"
   expect mask-supervised fresh 1 "--init-generator $t/work/set-sparse-kl-s0-selftest/model.safetensors"
   mkdir -p "$t/work/set-residual-s0-selftest" "$t/work/set-sparse-kl-s0-selftest"
   touch "$t/work/set-residual-s0-selftest/checkpoint.safetensors" "$t/work/set-sparse-kl-s0-selftest/checkpoint.safetensors"
-  out="$("$0" --dry-run --sets "$t/set" --modes sparse-kl,residual --work "$t/work" --tag selftest \
-    -- --init-generator "$g" --set rho=0.05 2>&1)"
+  dry --sets "$t/set" --modes sparse-kl,residual --work "$t/work" --tag selftest \
+    -- --init-generator "$g" --set rho=0.05
   expect sparse-kl resume 0 "--resume --set rho=0.05"
   expect residual resume 0 "--resume --set rho=0.05"
-  rm -rf "$t"
   if ((ok)); then echo PASS; else return 1; fi
 }
 [[ "${1:-}" == --self-test ]] && { self_test; exit; }
