@@ -154,8 +154,11 @@ def settings(g):
 # tensors and logs), so that their runs compare without numeric noise between them.
 # 9907e13 (the lr_schedule lever's build, constant schedule) against e449bca (439376f's tree,
 # score_reference=mean): S = 32, w = 4, 60 + 40 steps, 2026-12-06: the same model tensors,
-# thresholds and log.
-SAME_NUMERICS = {"12d31a2": "3e32cf1", "9907e13": "e449bca"}
+# thresholds and log. b53a68b and a5760bb (the tree of d3cad8c, built before its commit: it
+# reports a5760bb-dirty) against 9907e13: the demo's seed 0, phase 2 from the same generator,
+# 2026-12-06 (fifth session): the same network tensors (b53a68b and a5760bb: every tensor,
+# the score reference, thresholds and log).
+SAME_NUMERICS = {"12d31a2": "3e32cf1", "9907e13": "e449bca", "b53a68b": "e449bca", "a5760bb": "e449bca"}
 
 
 def numerics(r):
